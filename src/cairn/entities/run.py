@@ -1,0 +1,107 @@
+"""Runs: their info, their logged data, and the pieces of data themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from cairn.entities.dataset import RunInputs
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    key: str
+    value: float
+    timestamp: int
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunTag:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Everything about a run except what it logged. ``status`` is the status name."""
+
+    run_uuid: str
+    experiment_id: str
+    user_id: str
+    status: str
+    start_time: int | None
+    end_time: int | None
+    lifecycle_stage: str
+    artifact_uri: str | None = None
+    run_id: str | None = None
+    run_name: str | None = None
+
+    def __post_init__(self) -> None:
+        # MLflow keeps run_uuid as a deprecated copy of run_id; either may be given.
+        if self.run_id is None:
+            object.__setattr__(self, "run_id", self.run_uuid)
+
+
+class RunData:
+    """The params, tags and latest metric values of a run.
+
+    Built from lists of entities, exposed as ``key -> value`` dicts, as MLflow does.
+    """
+
+    __slots__ = ("_metric_objs", "_params", "_tags")
+
+    def __init__(
+        self,
+        metrics: Iterable[Metric] | None = None,
+        params: Iterable[Param] | None = None,
+        tags: Iterable[RunTag] | None = None,
+    ) -> None:
+        self._metric_objs: tuple[Metric, ...] = tuple(metrics or ())
+        self._params = {p.key: p.value for p in params or ()}
+        self._tags = {t.key: t.value for t in tags or ()}
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {m.key: m.value for m in self._metric_objs}
+
+    @property
+    def metric_objects(self) -> tuple[Metric, ...]:
+        """The latest point of each metric, with its step and timestamp."""
+        return self._metric_objs
+
+    @property
+    def params(self) -> dict[str, str]:
+        return dict(self._params)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self._tags)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RunData):
+            return NotImplemented
+        return (
+            set(self._metric_objs) == set(other._metric_objs)
+            and self._params == other._params
+            and self._tags == other._tags
+        )
+
+    def __hash__(self) -> int:
+        return hash((frozenset(self._metric_objs), frozenset(self._params.items())))
+
+    def __repr__(self) -> str:
+        return f"<RunData: metrics={self.metrics!r}, params={self._params!r}, tags={self._tags!r}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    info: RunInfo
+    data: RunData = field(default_factory=RunData)
+    inputs: RunInputs = field(default_factory=RunInputs)

@@ -1,0 +1,1 @@
+"""MLflow's search grammar: parsed once (grammar), evaluated in Python (evaluate) or SQL (sql)."""

@@ -1,0 +1,1 @@
+"""Persistence: the store interfaces and the backends behind them."""

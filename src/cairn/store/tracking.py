@@ -1,0 +1,148 @@
+"""The tracking store interface: persistence of experiments, runs and their data.
+
+Every backend (SQL, the ``mlruns`` directory, REST) implements this one Protocol and
+passes the same contract suite (``tests/store/contract``). Conveniences such as
+``log_metric`` or ``set_tag`` live in the client as calls to ``log_batch``, so each
+backend writes data in exactly one place.
+
+Conventions every backend follows:
+- Missing experiments or runs raise ``ResourceDoesNotExist``; bad input raises
+  ``InvalidParameterValue`` (rules in ``cairn.validation``) and changes nothing.
+- Writes to a deleted run or experiment raise ``InvalidParameterValue``.
+- Setting the ``mlflow.runName`` tag renames the run, and renaming a run sets the tag.
+- ``search_*`` return a ``PagedList`` whose ``token`` fetches the next page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from cairn.entities import (
+    DatasetInput,
+    Experiment,
+    ExperimentTag,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+
+SEARCH_MAX_RESULTS_DEFAULT = 1000
+
+
+@runtime_checkable
+class TrackingStore(Protocol):
+    """Persistence of experiments, runs and their data."""
+
+    # -- experiments -------------------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Sequence[ExperimentTag] = ()
+    ) -> str:
+        """Create an experiment and return its id.
+
+        Raises ResourceAlreadyExists if the name is taken (by an active or deleted one).
+        """
+        ...
+
+    def get_experiment(self, experiment_id: str) -> Experiment: ...
+
+    def get_experiment_by_name(self, experiment_name: str) -> Experiment | None: ...
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]: ...
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None: ...
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Mark the experiment and its active runs deleted (recoverable until ``gc``)."""
+        ...
+
+    def restore_experiment(self, experiment_id: str) -> None: ...
+
+    def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag) -> None: ...
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None: ...
+
+    # -- runs --------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int | None,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run: ...
+
+    def get_run(self, run_id: str) -> Run: ...
+
+    def update_run_info(
+        self,
+        run_id: str,
+        run_status: RunStatus | None,
+        end_time: int | None,
+        run_name: str | None,
+    ) -> RunInfo:
+        """Change what is given (None leaves a field as it is) and return the new info."""
+        ...
+
+    def delete_run(self, run_id: str) -> None: ...
+
+    def restore_run(self, run_id: str) -> None: ...
+
+    def delete_tag(self, run_id: str, key: str) -> None: ...
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Write metrics, params and tags atomically: all of them or none."""
+        ...
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = ()) -> None: ...
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Metric]:
+        """Every point of one metric, ordered by (step, timestamp), optionally paged."""
+        ...
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]: ...
+
+    # -- garbage collection ------------------------------------------------------------
+    def deleted_run_ids(self, older_than_ms: int | None = None) -> list[str]:
+        """Ids of deleted runs, only those deleted at least ``older_than_ms`` ago if given."""
+        ...
+
+    def hard_delete_run(self, run_id: str) -> None:
+        """Erase a deleted run and all its data for good (artifacts are the caller's)."""
+        ...
+
+    def deleted_experiment_ids(self, older_than_ms: int | None = None) -> list[str]: ...
+
+    def hard_delete_experiment(self, experiment_id: str) -> None: ...
