@@ -45,20 +45,25 @@ def _load(dotted: str) -> type:
     return cls
 
 
+def create_tracking_store(uri: str, default_artifact_root: str | None = None) -> TrackingStore:
+    """A new store for ``uri`` (the server and tests use this; clients share cached ones)."""
+    scheme = scheme_of(uri)
+    if scheme not in _STORES_BY_SCHEME:
+        raise InvalidParameterValue(
+            f"Unsupported tracking URI '{uri}': no store for scheme '{scheme}'. "
+            f"Supported schemes: {', '.join(sorted(s for s in _STORES_BY_SCHEME if s))}, "
+            "or a local path."
+        )
+    store: TrackingStore = _load(_STORES_BY_SCHEME[scheme])(uri, default_artifact_root)
+    return store
+
+
 def get_tracking_store(uri: str) -> TrackingStore:
     """The store for ``uri``, one instance per URI per process (stores are thread-safe)."""
     with _cache_lock:
         store = _cache.get(uri)
         if store is None:
-            scheme = scheme_of(uri)
-            if scheme not in _STORES_BY_SCHEME:
-                raise InvalidParameterValue(
-                    f"Unsupported tracking URI '{uri}': no store for scheme '{scheme}'. "
-                    f"Supported schemes: {', '.join(sorted(s for s in _STORES_BY_SCHEME if s))}, "
-                    "or a local path."
-                )
-            store = _load(_STORES_BY_SCHEME[scheme])(uri)
-            _cache[uri] = store
+            store = _cache[uri] = create_tracking_store(uri)
         return store
 
 
