@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-POSTGRES_URL = os.environ.get("CAIRN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+POSTGRES_URL = os.environ.get("CAIRN_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 MYSQL_URL = os.environ.get("CAIRN_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The reference MLflow lives in its own virtualenv so its pins never touch Cairn's.

@@ -11,11 +11,68 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it; filled in as the API grows
+_FLUENT = "cairn.tracking.fluent"
+
+# public name -> module that defines it (a name equal to the module's last part is the module)
 _LAZY: dict[str, str] = {
-    "MlflowException": "cairn.exceptions",
+    # modules, as ``mlflow.<module>``
+    "client": "cairn.client",
     "entities": "cairn.entities",
     "exceptions": "cairn.exceptions",
+    "tracking": "cairn.tracking",
+    # classes
+    "MlflowClient": "cairn.tracking.client",
+    "MlflowException": "cairn.exceptions",
+    # the fluent API
+    **dict.fromkeys(
+        (
+            "ActiveRun",
+            "active_run",
+            "autolog",
+            "create_experiment",
+            "delete_experiment",
+            "delete_experiment_tag",
+            "delete_run",
+            "delete_tag",
+            "end_run",
+            "flush_async_logging",
+            "get_artifact_uri",
+            "get_experiment",
+            "get_experiment_by_name",
+            "get_parent_run",
+            "get_registry_uri",
+            "get_run",
+            "get_tracking_uri",
+            "is_tracking_uri_set",
+            "last_active_run",
+            "log_artifact",
+            "log_artifacts",
+            "log_dict",
+            "log_figure",
+            "log_image",
+            "log_input",
+            "log_inputs",
+            "log_metric",
+            "log_metrics",
+            "log_param",
+            "log_params",
+            "log_table",
+            "log_text",
+            "restore_experiment",
+            "restore_run",
+            "search_experiments",
+            "search_runs",
+            "set_experiment",
+            "set_experiment_tag",
+            "set_experiment_tags",
+            "set_registry_uri",
+            "set_tag",
+            "set_tags",
+            "set_tracking_uri",
+            "start_run",
+        ),
+        _FLUENT,
+    ),
 }
 
 

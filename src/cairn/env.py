@@ -91,6 +91,13 @@ HTTP_REQUEST_MAX_RETRIES = EnvVar(
     "Retries per HTTP request.",
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
 )
+HTTP_REQUEST_BACKOFF_FACTOR = EnvVar(
+    "CAIRN_HTTP_REQUEST_BACKOFF_FACTOR",
+    float,
+    2.0,
+    "Seconds of the first retry's wait; each further retry waits twice as long (max 60 s).",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+)
 TRUNCATE_LONG_VALUES = EnvVar(
     "CAIRN_TRUNCATE_LONG_VALUES",
     bool,
@@ -100,4 +107,10 @@ TRUNCATE_LONG_VALUES = EnvVar(
 )
 SQLITE_BUSY_TIMEOUT = EnvVar(
     "CAIRN_SQLITE_BUSY_TIMEOUT", float, 30.0, "Seconds SQLite waits for a lock before failing."
+)
+SERVER_CONFIG = EnvVar(
+    "_CAIRN_SERVER_CONFIG",
+    str,
+    None,
+    "Internal: the tracking server's settings (JSON), handed by `serve` to uvicorn workers.",
 )

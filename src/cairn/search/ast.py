@@ -70,3 +70,9 @@ class OrderKey:
     entity: Entity
     key: str
     ascending: bool = True
+
+
+# A Cairn extension: ``params.lr > 0.01`` (an unquoted number) compares numerically and
+# only considers params whose whole value matches this pattern (plain decimal notation,
+# no surrounding spaces, no nan/inf), so Python and SQL agree on which values count.
+NUMERIC_PARAM_PATTERN = r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?"

@@ -1,0 +1,5 @@
+"""MLflow's ``mlflow.client`` module: ``from cairn.client import MlflowClient``."""
+
+from cairn.tracking.client import MlflowClient
+
+__all__ = ["MlflowClient"]

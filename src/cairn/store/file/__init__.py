@@ -1,0 +1,1 @@
+"""The ``mlruns`` directory store, file-compatible with MLflow's (see ``layout``)."""

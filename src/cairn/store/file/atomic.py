@@ -1,0 +1,78 @@
+"""Crash- and race-safe file writes for the ``mlruns`` store.
+
+- ``replace_file``: the new content appears whole or not at all (temp file + ``os.replace``).
+- ``create_file_once``: the first writer wins, later ones see the existing file (``os.link``
+  of a complete temp file), so a param can never be half-written or silently changed.
+- ``append_text``: one ``write`` on an ``O_APPEND`` descriptor, so concurrent appenders from
+  any number of processes never interleave inside a line.
+
+Temporary files go in a caller-chosen directory on the same filesystem (``os.replace``
+and ``os.link`` need that). The store puts them in the run or experiment directory, where
+neither MLflow nor Cairn mistakes a stray file for data after a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from pathlib import Path
+
+from cairn.store.file.layout import TMP_PREFIX
+
+
+def _write_temp(data: bytes, tmp_dir: Path) -> Path:
+    tmp = tmp_dir / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        # fsync would make each write cost milliseconds; rename-after-write already
+        # guarantees readers never see a partial file, which is what MLflow relies on.
+    finally:
+        os.close(fd)
+    return tmp
+
+
+def replace_file(path: Path, content: str, tmp_dir: Path | None = None) -> None:
+    """Write ``content`` to ``path`` atomically, replacing any previous file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _write_temp(content.encode("utf-8"), tmp_dir or path.parent)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def create_file_once(path: Path, content: str, tmp_dir: Path | None = None) -> bool:
+    """Create ``path`` with ``content`` unless it exists; True if this call created it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _write_temp(content.encode("utf-8"), tmp_dir or path.parent)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    return True
+
+
+def append_text(path: Path, text: str) -> None:
+    """Append ``text`` (whole lines) with a single write call."""
+    data = text.encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        written = os.write(fd, data)
+        if written != len(data):  # only on a full disk; never leave half a line behind
+            raise OSError(f"short write to {path}: {written} of {len(data)} bytes")
+    finally:
+        os.close(fd)

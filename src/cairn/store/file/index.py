@@ -1,0 +1,584 @@
+"""The search index of an ``mlruns`` store: a Cairn SQL database mirroring the files.
+
+``mlruns/.cairn-index.sqlite`` has the schema of Cairn's SQL store, so ``search_runs`` is
+answered by ``SqlStore.search_runs``: one implementation of the search semantics for
+every backend, and no directory walk per query. The files stay the source of truth:
+
+- every write through ``FileStore`` goes to the files first, then is mirrored here;
+- before a search, each experiment's fingerprint (mtimes of its directory, meta file
+  and tags) is compared with the one recorded at the last sync; a changed experiment has
+  its run directories diffed against the index, so runs added or removed by another
+  writer (MLflow itself, ``rm -r``) are picked up;
+- the first search in a process also compares a cheap stamp of every run (mtimes of
+  ``meta.yaml`` and of the metrics/params/tags directories) and re-reads runs whose
+  stamp changed, catching edits made inside existing runs while Cairn was not running;
+- a missing, corrupt or outdated index is rebuilt from the files.
+
+Experiments are indexed under their numeric id (the SQL schema's key); the index
+records only what run search needs, and experiment search reads the files directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cairn.entities import LifecycleStage, Metric, PagedList, Run, ViewType
+from cairn.search.paging import encode_page_token
+from cairn.store.file import layout, reader
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from cairn.store.tracking import TrackingStore
+
+_log = logging.getLogger(__name__)
+
+_SYNC_TABLE = "cairn_file_sync"
+_KEYS_TABLE = "cairn_file_experiment_keys"
+
+
+def _stat_ns(path: Path) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, -1)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def experiment_fingerprint(experiment_dir: Path) -> str:
+    """Changes when runs are added or removed, the experiment is edited or moved."""
+    parts = [experiment_dir.parent.name]
+    for path in (experiment_dir, experiment_dir / layout.META, experiment_dir / layout.TAGS):
+        parts.extend(str(v) for v in _stat_ns(path))
+    return ":".join(parts)
+
+
+def run_stamp(run_dir: Path) -> str:
+    """Changes when a run's meta file is rewritten or a param, tag or metric key appears."""
+    parts: list[str] = []
+    for path in (
+        run_dir / layout.META,
+        run_dir / layout.METRICS,
+        run_dir / layout.PARAMS,
+        run_dir / layout.TAGS,
+        run_dir / layout.INPUTS,
+    ):
+        parts.extend(str(v) for v in _stat_ns(path))
+    return ":".join(parts)
+
+
+def _experiment_key(conn: sa.Connection, experiment_id: str, create: bool = True) -> int | None:
+    """The index's integer key for an experiment directory.
+
+    MLflow's ids (18 random digits) overflow the SQL schema's 32-bit key, so the index
+    numbers experiments itself; results are mapped back to the directory names.
+    """
+    import sqlalchemy as sa
+
+    key = conn.execute(
+        sa.text(f"SELECT key FROM {_KEYS_TABLE} WHERE experiment_id = :e"), {"e": experiment_id}
+    ).scalar()
+    if key is not None or not create:
+        return None if key is None else int(key)
+    if experiment_id == layout.DEFAULT_EXPERIMENT_ID:
+        key = 0
+    else:
+        key = conn.execute(sa.text(f"SELECT COALESCE(MAX(key), 0) + 1 FROM {_KEYS_TABLE}")).scalar()
+    conn.execute(
+        sa.text(f"INSERT INTO {_KEYS_TABLE} (experiment_id, key) VALUES (:e, :k)"),
+        {"e": experiment_id, "k": key},
+    )
+    return int(key)  # type: ignore[arg-type]
+
+
+def _metric_row(run_id: str, metric: Metric) -> dict[str, Any]:
+    from cairn.store.sql.dialects import encode_metric_value
+
+    value, is_nan, is_inf = encode_metric_value(metric.value, "sqlite")
+    return {
+        "run_uuid": run_id,
+        "key": metric.key,
+        "value": value,
+        "timestamp": int(metric.timestamp),
+        "step": int(metric.step),
+        "is_nan": is_nan,
+        "is_inf": is_inf,
+    }
+
+
+def _index_dataset_id(experiment_id: str, dataset_dir_name: str) -> str:
+    # the SQL schema keys datasets globally; in mlruns they are per experiment
+    return layout.dataset_id(experiment_id, dataset_dir_name)
+
+
+class RunIndex:
+    """Mirror of an ``mlruns`` directory in a SQL database, used to answer ``search_runs``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.path = root / layout.INDEX_FILE
+        self._lock = threading.RLock()
+        self._engine: sa.Engine | None = None
+        self._search_store: TrackingStore | None = None
+        self._unavailable = False
+        self._deep_checked: set[str] = set()
+        self._dirty_runs: set[Path] = set()
+
+    # -- opening -----------------------------------------------------------------------------
+    def _open(self) -> sa.Engine | None:
+        if self._engine is not None or self._unavailable:
+            return self._engine
+        with self._lock:
+            if self._engine is not None or self._unavailable:
+                return self._engine
+            try:
+                self._engine, self._search_store = self._connect()
+            except ImportError:
+                self._unavailable = True  # the SQL store is not installed: search the files
+            except Exception:
+                _log.warning("Rebuilding the unusable index %s", self.path, exc_info=True)
+                self._remove_files()
+                try:
+                    self._engine, self._search_store = self._connect()
+                except Exception:
+                    _log.warning("Index %s unusable; searching the files", self.path, exc_info=True)
+                    self._unavailable = True
+            return self._engine
+
+    def _connect(self) -> tuple[sa.Engine, TrackingStore]:
+        import sqlalchemy as sa
+
+        from cairn.store.sql.engine import create_engine, write_transaction
+        from cairn.store.sql.store import SqlStore
+
+        uri = f"sqlite:///{self.path}"
+        search_store = SqlStore(uri, None)
+        engine = create_engine(uri)
+        with write_transaction(engine) as conn:
+            conn.execute(
+                sa.text(
+                    f"CREATE TABLE IF NOT EXISTS {_SYNC_TABLE} ("
+                    "kind TEXT NOT NULL, id TEXT NOT NULL, stamp TEXT NOT NULL, "
+                    "PRIMARY KEY (kind, id))"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    f"CREATE TABLE IF NOT EXISTS {_KEYS_TABLE} ("
+                    "experiment_id TEXT PRIMARY KEY, key INTEGER NOT NULL UNIQUE)"
+                )
+            )
+        return engine, search_store
+
+    def _remove_files(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self.path}{suffix}")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+            dispose = getattr(self._search_store, "close", None)
+            if callable(dispose):
+                dispose()
+            self._engine = self._search_store = None
+
+    # -- mirroring writes ---------------------------------------------------------------------
+    def mirror_run(
+        self,
+        run_dir: Path,
+        metrics: Sequence[Metric] = (),
+        parts: frozenset[str] = frozenset({"info", "data", "inputs"}),
+    ) -> None:
+        """Bring a run's rows in line with its files after a write through the store.
+
+        ``parts`` names what the write touched: ``info`` (meta.yaml), ``data`` (params and
+        tags), ``inputs``. ``metrics`` are merged into the latest values: the hot path of
+        logging never re-reads a metric history.
+        """
+        engine = self._open()
+        if engine is None:
+            return
+        try:
+            self._mirror(engine, run_dir, metrics, parts)
+        except Exception:
+            # the files hold the data; the next search re-reads this run
+            _log.warning("Index update failed for %s; will resync", run_dir, exc_info=True)
+            with self._lock:
+                self._dirty_runs.add(run_dir)
+
+    def _mirror(
+        self, engine: sa.Engine, run_dir: Path, metrics: Sequence[Metric], parts: frozenset[str]
+    ) -> None:
+        from cairn.store.sql import tables as t
+        from cairn.store.sql.engine import write_transaction
+
+        run_id = run_dir.name
+        with write_transaction(engine) as conn:
+            # Files are read inside the write transaction: whichever writer commits last
+            # read them after every earlier write, so the index ends equal to the files.
+            known = conn.execute(
+                t.runs.select()
+                .with_only_columns(t.runs.c.run_uuid)
+                .where(t.runs.c.run_uuid == run_id)
+            ).first()
+            key = _experiment_key(conn, run_dir.parent.name, create=False)
+            if known is None or key is None:
+                self._sync_run(conn, run_dir)
+            else:
+                if "info" in parts and not self._sync_info(conn, run_dir, key):
+                    return
+                if "data" in parts:
+                    self._sync_data(conn, run_dir)
+                if "inputs" in parts:
+                    self._sync_inputs(conn, run_dir, key)
+                if metrics:
+                    self._merge_latest(conn, run_id, metrics)
+            self._set_stamp(conn, "run", run_id, run_stamp(run_dir))
+
+    def _merge_latest(self, conn: sa.Connection, run_id: str, metrics: Sequence[Metric]) -> None:
+        from cairn.store.sql.dialects import point_order, update_latest_metrics
+
+        latest: dict[str, dict[str, Any]] = {}
+        for metric in metrics:
+            row = _metric_row(run_id, metric)
+            current = latest.get(metric.key)
+            if current is None or point_order(row) > point_order(current):
+                latest[metric.key] = row
+        update_latest_metrics(conn, run_id, latest)
+
+    def remove_run(self, run_id: str) -> None:
+        engine = self._open()
+        if engine is None:
+            return
+        from cairn.store.sql.engine import write_transaction
+
+        with write_transaction(engine) as conn:
+            self._delete_runs(conn, [run_id])
+
+    def remove_experiment(self, experiment_id: str) -> None:
+        engine = self._open()
+        if engine is None:
+            return
+        import sqlalchemy as sa
+
+        from cairn.store.sql import tables as t
+        from cairn.store.sql.engine import write_transaction
+
+        with write_transaction(engine) as conn:
+            key = _experiment_key(conn, experiment_id, create=False)
+            if key is None:
+                return
+            run_ids = [
+                r[0]
+                for r in conn.execute(
+                    sa.select(t.runs.c.run_uuid).where(t.runs.c.experiment_id == key)
+                )
+            ]
+            self._delete_runs(conn, run_ids)
+            conn.execute(t.datasets.delete().where(t.datasets.c.experiment_id == key))
+            conn.execute(t.experiment_tags.delete().where(t.experiment_tags.c.experiment_id == key))
+            conn.execute(t.experiments.delete().where(t.experiments.c.experiment_id == key))
+            self._delete_stamp(conn, "experiment", experiment_id)
+            conn.execute(
+                sa.text(f"DELETE FROM {_KEYS_TABLE} WHERE experiment_id = :e"), {"e": experiment_id}
+            )
+
+    def forget_experiment_fingerprint(self, experiment_id: str) -> None:
+        """Make the next search re-check this experiment (after a move, rename or tag)."""
+        engine = self._open()
+        if engine is None:
+            return
+        from cairn.store.sql.engine import write_transaction
+
+        try:
+            with write_transaction(engine) as conn:
+                self._delete_stamp(conn, "experiment", experiment_id)
+        except Exception:
+            _log.warning("Index update failed for experiment %s", experiment_id, exc_info=True)
+
+    # -- syncing from the files ------------------------------------------------------------
+    def _sync_run(self, conn: sa.Connection, run_dir: Path) -> None:
+        """Replace all of a run's rows with what its files hold."""
+        from cairn.store.sql import tables as t
+
+        key = self._ensure_experiment(conn, run_dir.parent)
+        if not self._sync_info(conn, run_dir, key):
+            return
+        self._sync_data(conn, run_dir)
+        run_id = run_dir.name
+        conn.execute(t.latest_metrics.delete().where(t.latest_metrics.c.run_uuid == run_id))
+        latest = reader.read_latest_metrics(run_dir)
+        if latest:
+            conn.execute(t.latest_metrics.insert(), [_metric_row(run_id, m) for m in latest])
+        self._sync_inputs(conn, run_dir, key)
+
+    def _sync_info(self, conn: sa.Connection, run_dir: Path, key: int) -> bool:
+        """Write the run's row from its meta.yaml; False (and no rows) if it has none."""
+        from cairn.store.sql import tables as t
+
+        run_id = run_dir.name
+        meta = layout.load_yaml(run_dir / layout.META)
+        info = None
+        if meta is not None and (meta.get("run_id") or meta.get("run_uuid")):
+            info = layout.run_info_from_meta(meta)
+        if info is None or info.experiment_id != run_dir.parent.name or info.run_id != run_id:
+            self._delete_runs(conn, [run_id])
+            return False
+        deleted_time = meta.get("deleted_time") if meta else None
+        name = info.run_name
+        if not name:  # very old runs keep their name only in the tag
+            name = layout.read_key_values(run_dir / layout.TAGS).get("mlflow.runName", "")
+        row = {
+            "name": name,
+            "experiment_id": key,
+            "user_id": info.user_id,
+            "status": info.status,
+            "start_time": info.start_time,
+            "end_time": info.end_time,
+            "deleted_time": None if deleted_time is None else int(deleted_time),
+            "lifecycle_stage": info.lifecycle_stage,
+            "artifact_uri": info.artifact_uri,
+        }
+        updated = conn.execute(t.runs.update().where(t.runs.c.run_uuid == run_id).values(**row))
+        if updated.rowcount == 0:
+            conn.execute(t.runs.insert().values(run_uuid=run_id, **row))
+        return True
+
+    def _sync_data(self, conn: sa.Connection, run_dir: Path) -> None:
+        """Replace the run's param and tag rows with its param and tag files."""
+        from cairn.store.sql import tables as t
+
+        run_id = run_dir.name
+        for table, directory in ((t.params, layout.PARAMS), (t.tags, layout.TAGS)):
+            conn.execute(table.delete().where(table.c.run_uuid == run_id))
+            values = layout.read_key_values(run_dir / directory)
+            if values:
+                conn.execute(
+                    table.insert(),
+                    [{"run_uuid": run_id, "key": k, "value": v} for k, v in values.items()],
+                )
+
+    def _sync_inputs(self, conn: sa.Connection, run_dir: Path, experiment_id: int) -> None:
+        import sqlalchemy as sa
+
+        from cairn.store.sql import tables as t
+
+        run_id = run_dir.name
+        linked = sa.select(t.inputs.c.input_uuid).where(t.inputs.c.run_uuid == run_id)
+        conn.execute(t.input_tags.delete().where(t.input_tags.c.input_uuid.in_(linked)))
+        conn.execute(t.inputs.delete().where(t.inputs.c.run_uuid == run_id))
+        for item in reader.read_inputs(run_dir, run_dir.parent):
+            dataset_uuid = _index_dataset_id(
+                run_dir.parent.name, layout.dataset_id(item.dataset.name, item.dataset.digest)
+            )
+            exists = conn.execute(
+                t.datasets.select()
+                .with_only_columns(t.datasets.c.dataset_uuid)
+                .where(t.datasets.c.dataset_uuid == dataset_uuid)
+            ).first()
+            if exists is None:
+                conn.execute(
+                    t.datasets.insert().values(
+                        dataset_uuid=dataset_uuid,
+                        experiment_id=experiment_id,
+                        name=item.dataset.name,
+                        digest=item.dataset.digest,
+                        source_type=item.dataset.source_type,
+                        source=item.dataset.source,
+                        dataset_schema=item.dataset.schema,
+                        dataset_profile=item.dataset.profile,
+                    )
+                )
+            input_uuid = layout.dataset_input_id(dataset_uuid, run_id)
+            conn.execute(
+                t.inputs.insert().values(
+                    input_uuid=input_uuid, dataset_uuid=dataset_uuid, run_uuid=run_id
+                )
+            )
+            if item.tags:
+                conn.execute(
+                    t.input_tags.insert(),
+                    [
+                        {"input_uuid": input_uuid, "name": tag.key, "value": tag.value}
+                        for tag in item.tags
+                    ],
+                )
+
+    def _ensure_experiment(self, conn: sa.Connection, experiment_dir: Path) -> int:
+        """Create or update the experiment's row; returns its index key."""
+        from cairn.store.sql import tables as t
+
+        experiment = reader.read_experiment(experiment_dir)
+        experiment_id = _experiment_key(conn, experiment_dir.name)
+        assert experiment_id is not None
+        row = {
+            # names must be unique in the SQL schema; the files hold the real one, and
+            # experiment search reads the files
+            "name": f"mlruns-experiment-{experiment_id}",
+            "artifact_location": experiment.artifact_location if experiment else None,
+            "lifecycle_stage": experiment.lifecycle_stage if experiment else LifecycleStage.ACTIVE,
+            "creation_time": experiment.creation_time if experiment else None,
+            "last_update_time": experiment.last_update_time if experiment else None,
+        }
+        updated = conn.execute(
+            t.experiments.update()
+            .where(t.experiments.c.experiment_id == experiment_id)
+            .values(**row)
+        )
+        if updated.rowcount == 0:
+            conn.execute(t.experiments.insert().values(experiment_id=experiment_id, **row))
+        return experiment_id
+
+    def _delete_runs(
+        self,
+        conn: sa.Connection,
+        run_ids: Sequence[str],
+    ) -> None:
+        import sqlalchemy as sa
+
+        from cairn.store.sql import tables as t
+
+        if not run_ids:
+            return
+        for chunk_start in range(0, len(run_ids), 500):
+            chunk = list(run_ids[chunk_start : chunk_start + 500])
+            input_ids = sa.select(t.inputs.c.input_uuid).where(t.inputs.c.run_uuid.in_(chunk))
+            conn.execute(t.input_tags.delete().where(t.input_tags.c.input_uuid.in_(input_ids)))
+            conn.execute(t.inputs.delete().where(t.inputs.c.run_uuid.in_(chunk)))
+            conn.execute(t.params.delete().where(t.params.c.run_uuid.in_(chunk)))
+            conn.execute(t.tags.delete().where(t.tags.c.run_uuid.in_(chunk)))
+            conn.execute(t.latest_metrics.delete().where(t.latest_metrics.c.run_uuid.in_(chunk)))
+            conn.execute(t.metrics.delete().where(t.metrics.c.run_uuid.in_(chunk)))
+            conn.execute(t.runs.delete().where(t.runs.c.run_uuid.in_(chunk)))
+            conn.execute(
+                sa.text(f"DELETE FROM {_SYNC_TABLE} WHERE kind = 'run' AND id = :id"),
+                [{"id": run_id} for run_id in chunk],
+            )
+
+    def _set_stamp(self, conn: sa.Connection, kind: str, key: str, stamp: str) -> None:
+        import sqlalchemy as sa
+
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {_SYNC_TABLE} (kind, id, stamp) VALUES (:kind, :id, :stamp) "
+                "ON CONFLICT (kind, id) DO UPDATE SET stamp = excluded.stamp"
+            ),
+            {"kind": kind, "id": key, "stamp": stamp},
+        )
+
+    def _delete_stamp(self, conn: sa.Connection, kind: str, key: str) -> None:
+        import sqlalchemy as sa
+
+        conn.execute(
+            sa.text(f"DELETE FROM {_SYNC_TABLE} WHERE kind = :kind AND id = :id"),
+            {"kind": kind, "id": key},
+        )
+
+    def refresh(self, experiment_dirs: Iterable[Path], deep: bool = False) -> None:
+        """Re-sync what changed on disk since the last sync, for these experiments."""
+        engine = self._open()
+        if engine is None:
+            return
+        import sqlalchemy as sa
+
+        from cairn.store.sql.engine import read_transaction, write_transaction
+
+        with self._lock:
+            dirty, self._dirty_runs = self._dirty_runs, set()
+        for experiment_dir in experiment_dirs:
+            experiment_id = experiment_dir.name
+            check_runs = deep or experiment_id not in self._deep_checked
+            fingerprint = experiment_fingerprint(experiment_dir)
+            with read_transaction(engine) as conn:
+                key = _experiment_key(conn, experiment_id, create=False)
+                recorded = conn.execute(
+                    sa.text(
+                        f"SELECT stamp FROM {_SYNC_TABLE} WHERE kind = 'experiment' AND id = :id"
+                    ),
+                    {"id": experiment_id},
+                ).scalar()
+                changed_dirty = [d for d in dirty if d.parent == experiment_dir]
+                if recorded == fingerprint and not check_runs and not changed_dirty:
+                    continue
+                stamps: dict[str, str | None] = dict(
+                    conn.execute(
+                        sa.text(
+                            f"SELECT r.run_uuid, s.stamp FROM runs r LEFT JOIN {_SYNC_TABLE} s "
+                            "ON s.kind = 'run' AND s.id = r.run_uuid WHERE r.experiment_id = :e"
+                        ),
+                        {"e": -1 if key is None else key},
+                    ).all()
+                )
+            on_disk = {p.name: p for p in reader.iter_run_dirs(experiment_dir)}
+            to_sync = [
+                p for name, p in on_disk.items() if name not in stamps or stamps[name] is None
+            ]
+            if check_runs:
+                to_sync += [
+                    p for name, p in on_disk.items()
+                    if name in stamps and stamps[name] is not None and stamps[name] != run_stamp(p)
+                ]  # fmt: skip
+            to_sync += [d for d in changed_dirty if d.name in on_disk]
+            gone = [run_id for run_id in stamps if run_id not in on_disk]
+            for start in range(0, max(len(to_sync), 1), 200):
+                with write_transaction(engine) as conn:
+                    if start == 0:
+                        self._ensure_experiment(conn, experiment_dir)
+                        self._delete_runs(conn, gone)
+                    for run_dir in to_sync[start : start + 200]:
+                        if (run_dir / layout.META).is_file():
+                            self._sync_run(conn, run_dir)
+                            self._set_stamp(conn, "run", run_dir.name, run_stamp(run_dir))
+                        else:
+                            self._delete_runs(conn, [run_dir.name])
+            with write_transaction(engine) as conn:
+                self._set_stamp(conn, "experiment", experiment_id, fingerprint)
+            self._deep_checked.add(experiment_id)
+
+    # -- searching ------------------------------------------------------------------------
+    def search_runs(
+        self,
+        experiment_dirs: Sequence[Path],
+        filter_string: str,
+        view: ViewType,
+        max_results: int,
+        order_by: Sequence[str] | None,
+        offset: int,
+    ) -> PagedList[Run] | None:
+        """Search through the index; None when it cannot answer (the caller scans files)."""
+        engine = self._open()
+        if engine is None or self._search_store is None:
+            return None
+        if not experiment_dirs:
+            return PagedList([], None)
+        self.refresh(experiment_dirs)
+        from cairn.store.sql.engine import read_transaction
+
+        with read_transaction(engine) as conn:
+            keys = {d.name: _experiment_key(conn, d.name, create=False) for d in experiment_dirs}
+        names = {str(key): name for name, key in keys.items() if key is not None}
+        found = self._search_store.search_runs(
+            list(names),
+            filter_string,
+            view,
+            max_results,
+            order_by,
+            encode_page_token(offset) if offset else None,
+        )
+        runs = [
+            dataclasses.replace(
+                run,
+                info=dataclasses.replace(run.info, experiment_id=names[run.info.experiment_id]),
+            )
+            for run in found
+        ]
+        return PagedList(runs, found.token)

@@ -1,0 +1,295 @@
+"""The ``mlruns`` directory: where each thing lives and how each file is spelled.
+
+Everything here matches what MLflow writes and reads, so a store written by either
+opens in the other::
+
+    mlruns/
+      .trash/<exp_id>/...            deleted experiments, moved whole
+      <exp_id>/meta.yaml             experiment (tags live in tags/, not here)
+      <exp_id>/tags/<key>            raw value, no newline
+      <exp_id>/datasets/<md5>/meta.yaml
+      <exp_id>/<run_id>/meta.yaml    run info; status as an int
+      <exp_id>/<run_id>/metrics/<key>  "timestamp value step" lines, append-only
+      <exp_id>/<run_id>/params/<key> and tags/<key>  raw values; "/" in keys nests dirs
+      <exp_id>/<run_id>/artifacts/
+      <exp_id>/<run_id>/inputs/<md5>/meta.yaml
+
+Cairn's own search index lives in ``mlruns/.cairn-index.sqlite``: a *file*, because
+MLflow treats every directory under the root (hidden ones too) as an experiment id and
+fails on a name like ``.cairn``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cairn.entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    InputTag,
+    LifecycleStage,
+    Metric,
+    RunInfo,
+    RunStatus,
+)
+
+META = "meta.yaml"
+TRASH = ".trash"
+INDEX_FILE = ".cairn-index.sqlite"
+# Temporary files of atomic writes start with this; readers skip them.
+TMP_PREFIX = ".cairn-tmp-"
+METRICS, PARAMS, TAGS, ARTIFACTS, INPUTS = "metrics", "params", "tags", "artifacts", "inputs"
+DATASETS = "datasets"
+# Directories inside an experiment that are not runs.
+RESERVED_EXPERIMENT_DIRS = frozenset({"tags", "datasets", "traces", "models"})
+# Directories at the root that are not experiments (the model registry keeps "models").
+RESERVED_ROOT_DIRS = frozenset({TRASH, "models"})
+DEFAULT_EXPERIMENT_ID = "0"
+DEFAULT_EXPERIMENT_NAME = "Default"
+SOURCE_TYPE_LOCAL = 4
+
+# libyaml's safe loader and dumper when present: same output, several times faster
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+# -- yaml ------------------------------------------------------------------------------
+def dump_yaml(data: Mapping[str, Any]) -> str:
+    """YAML exactly as MLflow writes its meta files: block style, sorted keys, unicode."""
+    text: str = yaml.dump(
+        dict(data), Dumper=_Dumper, default_flow_style=False, allow_unicode=True, sort_keys=True
+    )
+    return text
+
+
+def load_yaml(path: Path) -> dict[str, Any] | None:
+    """The mapping in a meta file, or None when the file is missing or empty."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.load(handle, Loader=_Loader)
+    except FileNotFoundError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# -- ids -------------------------------------------------------------------------------
+def dataset_id(name: str, digest: str) -> str:
+    """MLflow's directory name of a dataset: md5 of name then digest."""
+    md5 = hashlib.md5(name.encode("utf-8"), usedforsecurity=False)
+    md5.update(digest.encode("utf-8"))
+    return md5.hexdigest()
+
+
+def dataset_input_id(dataset_dir_name: str, run_id: str) -> str:
+    md5 = hashlib.md5(dataset_dir_name.encode("utf-8"), usedforsecurity=False)
+    md5.update(run_id.encode("utf-8"))
+    return md5.hexdigest()
+
+
+def is_experiment_dir_name(name: str) -> bool:
+    return not name.startswith(".") and name not in RESERVED_ROOT_DIRS
+
+
+def is_run_dir_name(name: str) -> bool:
+    return not name.startswith(".") and name not in RESERVED_EXPERIMENT_DIRS
+
+
+# -- metrics ---------------------------------------------------------------------------
+def format_metric_line(metric: Metric) -> str:
+    """One history line, ``"<timestamp> <value> <step>\\n"``; the value as ``str(float)``."""
+    return f"{int(metric.timestamp)} {float(metric.value)} {int(metric.step)}\n"
+
+
+def parse_metric_line(key: str, line: str) -> Metric:
+    """Read a history line of 2 (old, step 0), 3, or 5 fields (3.x: + dataset name, digest).
+
+    Raises:
+        ValueError: the line is not a metric line (e.g. a torn write).
+    """
+    parts = line.split()
+    if len(parts) not in (2, 3, 5):
+        raise ValueError(f"Metric '{key}' has a malformed line: {line!r}")
+    step = int(parts[2]) if len(parts) >= 3 else 0
+    return Metric(key, float(parts[1]), int(parts[0]), step)
+
+
+def read_metric_history(path: Path, key: str) -> list[Metric]:
+    """Every point in a metric file, in file order.
+
+    Writers always end a line with a newline in the same write call, so an unterminated
+    tail can only be an append caught half-way; it is left for the next read.
+    """
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    lines = text.split("\n")
+    lines.pop()  # "" after the last newline, or the unfinished tail
+    return [parse_metric_line(key, line) for line in lines if line.strip()]
+
+
+def metric_sort_key(metric: Metric) -> tuple[int, int, float]:
+    """Which point is "latest": MLflow's max by (step, timestamp, value); NaN counts as largest."""
+    value = metric.value
+    return (metric.step, metric.timestamp, math.inf if math.isnan(value) else value)
+
+
+def latest_metric(points: list[Metric]) -> Metric:
+    return max(points, key=metric_sort_key)
+
+
+# -- key -> file trees (params, tags, metrics) ----------------------------------------------
+def iter_key_files(directory: Path) -> Iterator[tuple[str, Path]]:
+    """``(key, path)`` for every file below ``directory``; nested dirs give ``a/b`` keys."""
+    stack = [(directory, "")]
+    while stack:
+        current, prefix = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.name.startswith(TMP_PREFIX):
+                continue
+            key = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((Path(entry.path), key + "/"))
+            else:
+                yield key, Path(entry.path)
+
+
+def read_text(path: Path) -> str:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return handle.read()
+
+
+def read_key_values(directory: Path) -> dict[str, str]:
+    """Params or tags of a run (or tags of an experiment): key -> raw file content."""
+    values = {}
+    for key, path in iter_key_files(directory):
+        try:
+            values[key] = read_text(path)
+        except FileNotFoundError:  # deleted since listed
+            continue
+    return values
+
+
+# -- experiments ---------------------------------------------------------------------------
+def experiment_to_meta(experiment: Experiment) -> dict[str, Any]:
+    """The meta.yaml mapping of an experiment; tags are files, never part of it."""
+    return {
+        "artifact_location": experiment.artifact_location,
+        "creation_time": experiment.creation_time,
+        "experiment_id": experiment.experiment_id,
+        "last_update_time": experiment.last_update_time,
+        "lifecycle_stage": experiment.lifecycle_stage,
+        "name": experiment.name,
+    }
+
+
+def experiment_from_meta(meta: Mapping[str, Any], tags: dict[str, str]) -> Experiment:
+    """Read an experiment meta.yaml written by any MLflow version (int ids, missing fields)."""
+    return Experiment(
+        experiment_id=str(meta["experiment_id"]),
+        name=str(meta.get("name", "")),
+        artifact_location=str(meta.get("artifact_location") or ""),
+        lifecycle_stage=str(meta.get("lifecycle_stage") or LifecycleStage.ACTIVE),
+        tags=tags,
+        creation_time=_optional_int(meta.get("creation_time")),
+        last_update_time=_optional_int(meta.get("last_update_time")),
+    )
+
+
+# -- runs ----------------------------------------------------------------------------------
+def run_info_to_meta(info: RunInfo, deleted_time: int | None) -> dict[str, Any]:
+    """The meta.yaml mapping of a run, with every field MLflow 2.x and 3.x readers look for."""
+    return {
+        "artifact_uri": info.artifact_uri,
+        "deleted_time": deleted_time,
+        "end_time": info.end_time,
+        "entry_point_name": "",
+        "experiment_id": info.experiment_id,
+        "lifecycle_stage": info.lifecycle_stage,
+        "run_id": info.run_id,
+        "run_name": info.run_name or "",
+        "run_uuid": info.run_id,
+        "source_name": "",
+        "source_type": SOURCE_TYPE_LOCAL,
+        "source_version": "",
+        "start_time": info.start_time,
+        "status": int(RunStatus.from_string(info.status)),
+        "tags": [],
+        "user_id": info.user_id,
+    }
+
+
+def run_info_from_meta(meta: Mapping[str, Any]) -> RunInfo:
+    """Read a run meta.yaml of any MLflow version: int experiment ids, missing stage/status."""
+    run_id = str(meta.get("run_id") or meta["run_uuid"])
+    status = meta.get("status", RunStatus.RUNNING)
+    status_name = (
+        RunStatus.to_string(int(status)) if not isinstance(status, str) else status.upper()
+    )
+    return RunInfo(
+        run_uuid=run_id,
+        experiment_id=str(meta["experiment_id"]),
+        user_id=str(meta.get("user_id") or ""),
+        status=status_name,
+        start_time=_optional_int(meta.get("start_time")),
+        end_time=_optional_int(meta.get("end_time")),
+        lifecycle_stage=str(meta.get("lifecycle_stage") or LifecycleStage.ACTIVE),
+        artifact_uri=meta.get("artifact_uri"),
+        run_id=run_id,
+        run_name=meta.get("run_name") or "",
+    )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+# -- datasets --------------------------------------------------------------------------------
+def dataset_to_meta(dataset: Dataset) -> dict[str, Any]:
+    return {
+        "digest": dataset.digest,
+        "name": dataset.name,
+        "profile": dataset.profile,
+        "schema": dataset.schema,
+        "source": dataset.source,
+        "source_type": dataset.source_type,
+    }
+
+
+def dataset_from_meta(meta: Mapping[str, Any]) -> Dataset:
+    return Dataset(
+        name=str(meta.get("name", "")),
+        digest=str(meta.get("digest", "")),
+        source_type=str(meta.get("source_type", "")),
+        source=str(meta.get("source", "")),
+        schema=meta.get("schema"),
+        profile=meta.get("profile"),
+    )
+
+
+def input_to_meta(dataset_dir_name: str, run_id: str, item: DatasetInput) -> dict[str, Any]:
+    """An input link. MLflow writes ``destination_id`` = the dataset id (its bug); so do we,
+    since readers only follow ``source_id``."""
+    del run_id  # kept in the signature: the id a correct writer would use
+    return {
+        "destination_id": dataset_dir_name,
+        "destination_type": "RUN",
+        "source_id": dataset_dir_name,
+        "source_type": "DATASET",
+        "tags": {tag.key: tag.value for tag in item.tags},
+    }
+
+
+def input_tags_from_meta(meta: Mapping[str, Any]) -> list[InputTag]:
+    tags = meta.get("tags") or {}
+    return [InputTag(str(k), str(v)) for k, v in tags.items()]

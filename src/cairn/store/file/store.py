@@ -1,0 +1,659 @@
+"""``FileStore``: the tracking store kept in an ``mlruns`` directory, as MLflow lays it out.
+
+The files are the source of truth and stay byte-compatible with MLflow (see ``layout``).
+Writes are crash-safe (``atomic``); metric points are appended with one write per key
+and batch, so any number of processes and threads can log into the same store.
+
+``search_runs`` is answered by an index file inside the store (``index``), kept in step
+with every write made through Cairn and re-synchronised from the files when another
+writer (MLflow itself, say) changed them. Deleting the index loses nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import os
+import random
+import shutil
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from cairn.entities import (
+    DatasetInput,
+    Experiment,
+    ExperimentTag,
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from cairn.exceptions import (
+    InvalidParameterValue,
+    InvalidState,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+)
+from cairn.search import evaluate, grammar
+from cairn.search.paging import decode_page_token, encode_page_token, paginate
+from cairn.store.file import layout, reader
+from cairn.store.file.atomic import append_text, create_file_once, replace_file
+from cairn.store.file.index import RunIndex
+from cairn.store.registry import local_path_of
+from cairn.validation import (
+    GET_METRIC_HISTORY_MAX_RESULTS,
+    MAX_EXPERIMENTS_LISTED_PER_PAGE,
+    SEARCH_MAX_RESULTS_DEFAULT,
+    check_batch,
+    check_dataset_inputs,
+    check_experiment_id,
+    check_experiment_name,
+    check_experiment_tag,
+    check_key,
+    check_max_results,
+    check_param_unchanged,
+    check_run_id,
+    check_tag,
+)
+
+RUN_NAME_TAG = "mlflow.runName"
+_EXPERIMENT_ID_DIGITS = 18
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_experiment_id() -> str:
+    """An 18-digit random id without a leading zero, the form MLflow's file store uses."""
+    digits = str(uuid.uuid4().int)[-_EXPERIMENT_ID_DIGITS:]
+    return str(random.randint(1, 9)) + digits[1:] if digits[0] == "0" else digits
+
+
+def _as_file_uri(location: str) -> str:
+    """A plain path becomes an absolute ``file://`` URI; URIs are kept as given."""
+    if "://" in location or location.startswith("file:"):
+        return location.rstrip("/")
+    return Path(location).resolve().as_uri()
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """An exclusive lock across processes for read-modify-write of one meta file."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+class FileStore:
+    """Experiments and runs in an ``mlruns`` directory (a plain path or a ``file:`` URI)."""
+
+    def __init__(self, uri: str, default_artifact_root: str | None = None) -> None:
+        self.root = local_path_of(uri).expanduser().resolve()
+        self.trash = self.root / layout.TRASH
+        self.artifact_root = _as_file_uri(default_artifact_root or str(self.root))
+        self._run_dirs: dict[str, Path] = {}
+        self._lock = threading.Lock()
+        if not (self.root / layout.DEFAULT_EXPERIMENT_ID).is_dir() and not self._has_experiments():
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._write_new_experiment(
+                layout.DEFAULT_EXPERIMENT_ID, layout.DEFAULT_EXPERIMENT_NAME, None, ()
+            )
+        self.trash.mkdir(parents=True, exist_ok=True)
+        self.index = RunIndex(self.root)
+
+    # -- experiments ---------------------------------------------------------------------
+    def _has_experiments(self) -> bool:
+        return self.root.is_dir() and any(
+            layout.is_experiment_dir_name(e.name) for e in reader.list_subdirs(self.root)
+        )
+
+    def _experiment_dirs(self, view_type: ViewType = ViewType.ALL) -> Iterator[Path]:
+        parents = []
+        if view_type in (ViewType.ACTIVE_ONLY, ViewType.ALL):
+            parents.append(self.root)
+        if view_type in (ViewType.DELETED_ONLY, ViewType.ALL):
+            parents.append(self.trash)
+        for parent in parents:
+            for entry in reader.list_subdirs(parent):
+                if layout.is_experiment_dir_name(entry.name):
+                    yield Path(entry.path)
+
+    def _experiment_dir(self, experiment_id: str) -> Path:
+        check_experiment_id(experiment_id)
+        for parent in (self.root, self.trash):
+            candidate = parent / str(experiment_id)
+            if (candidate / layout.META).is_file():
+                return candidate
+        raise ResourceDoesNotExist(f"Could not find experiment with ID {experiment_id}")
+
+    def _all_experiments(self, view_type: ViewType = ViewType.ALL) -> list[Experiment]:
+        found = (reader.read_experiment(d) for d in self._experiment_dirs(view_type))
+        return [e for e in found if e is not None]
+
+    def _check_name_free(self, name: str) -> None:
+        for experiment in self._all_experiments():
+            if experiment.name != name:
+                continue
+            if experiment.lifecycle_stage == LifecycleStage.DELETED:
+                raise ResourceAlreadyExists(
+                    f"Experiment {name!r} already exists in deleted state. You can restore the "
+                    "experiment, or permanently delete the experiment from the .trash folder "
+                    "(under tracking server's root folder) in order to use this experiment name "
+                    "again."
+                )
+            raise ResourceAlreadyExists(f"Experiment '{name}' already exists.")
+
+    def _write_new_experiment(
+        self,
+        experiment_id: str,
+        name: str,
+        artifact_location: str | None,
+        tags: Sequence[ExperimentTag],
+    ) -> None:
+        experiment_dir = self.root / experiment_id
+        experiment_dir.mkdir()  # fails if the id is taken: ids are claimed by mkdir
+        now = _now_ms()
+        location = (
+            _as_file_uri(artifact_location)
+            if artifact_location
+            else f"{self.artifact_root}/{experiment_id}"
+        )
+        for tag in tags:
+            replace_file(experiment_dir / layout.TAGS / tag.key, tag.value, experiment_dir)
+        # meta.yaml last: until it exists, readers skip the directory
+        experiment = Experiment(experiment_id, name, location, LifecycleStage.ACTIVE, {}, now, now)
+        replace_file(
+            experiment_dir / layout.META, layout.dump_yaml(layout.experiment_to_meta(experiment))
+        )
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Sequence[ExperimentTag] = ()
+    ) -> str:
+        check_experiment_name(name)
+        for tag in tags:
+            check_experiment_tag(tag)
+        self._check_name_free(name)
+        while True:
+            experiment_id = new_experiment_id()
+            try:
+                self._write_new_experiment(experiment_id, name, artifact_location, tags)
+            except FileExistsError:
+                continue
+            return experiment_id
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        experiment = reader.read_experiment(self._experiment_dir(str(experiment_id)))
+        if experiment is None:
+            raise ResourceDoesNotExist(f"Experiment '{experiment_id}' does not exist.")
+        return experiment
+
+    def get_experiment_by_name(self, experiment_name: str) -> Experiment | None:
+        for experiment in self._all_experiments():
+            if experiment.name == experiment_name:
+                return experiment
+        return None
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        check_max_results(max_results, MAX_EXPERIMENTS_LISTED_PER_PAGE)
+        node = grammar.parse_experiment_filter(filter_string)
+        keys = grammar.parse_experiment_order_by(order_by)
+        decode_page_token(page_token)
+        experiments = self._all_experiments(ViewType.coerce(view_type))
+        matching = [e for e in experiments if evaluate.experiment_matches(node, e)]
+        return paginate(evaluate.sort_experiments(matching, keys), max_results, page_token)
+
+    def _rewrite_experiment(self, experiment_dir: Path, **changes: object) -> Experiment:
+        with _locked(experiment_dir):
+            meta = layout.load_yaml(experiment_dir / layout.META)
+            if meta is None:
+                raise ResourceDoesNotExist(f"Could not find experiment in {experiment_dir.name}")
+            meta.update(changes)
+            replace_file(experiment_dir / layout.META, layout.dump_yaml(meta))
+        experiment = reader.read_experiment(experiment_dir)
+        assert experiment is not None
+        return experiment
+
+    def _active_experiment_dir(self, experiment_id: str, action: str) -> Path:
+        experiment_dir = self._experiment_dir(experiment_id)
+        if experiment_dir.parent != self.root:
+            raise InvalidParameterValue(
+                f"The experiment {experiment_id} must be in the 'active' state to {action}."
+            )
+        return experiment_dir
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        check_experiment_name(new_name)
+        experiment_dir = self._active_experiment_dir(str(experiment_id), "be renamed")
+        self._check_name_free(new_name)
+        self._rewrite_experiment(experiment_dir, name=new_name, last_update_time=_now_ms())
+        self.index.forget_experiment_fingerprint(str(experiment_id))
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        experiment_id = str(experiment_id)
+        if experiment_id == layout.DEFAULT_EXPERIMENT_ID:
+            raise InvalidParameterValue(
+                f"Cannot delete the default experiment '{experiment_id}'. "
+                "This is an internally reserved experiment."
+            )
+        experiment_dir = self._experiment_dir(experiment_id)
+        if experiment_dir.parent != self.root:
+            raise InvalidParameterValue(f"Experiment {experiment_id} is already deleted.")
+        now = _now_ms()
+        for run_dir in reader.iter_run_dirs(experiment_dir):
+            info = reader.read_run_info(run_dir)
+            if info is not None and info.lifecycle_stage == LifecycleStage.ACTIVE:
+                self._rewrite_run(run_dir, lifecycle_stage=LifecycleStage.DELETED, deleted_time=now)
+        self._rewrite_experiment(
+            experiment_dir, lifecycle_stage=LifecycleStage.DELETED, last_update_time=now
+        )
+        target = self.trash / experiment_id
+        if target.exists():
+            raise InvalidState(f"Cannot delete experiment {experiment_id}: {target} exists.")
+        os.rename(experiment_dir, target)
+        self._forget_runs()
+        self.index.forget_experiment_fingerprint(experiment_id)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        experiment_id = str(experiment_id)
+        check_experiment_id(experiment_id)
+        source = self.trash / experiment_id
+        if not (source / layout.META).is_file():
+            raise ResourceDoesNotExist(f"Could not find deleted experiment with ID {experiment_id}")
+        if (self.root / experiment_id).exists():
+            raise ResourceAlreadyExists(
+                f"Cannot restore experiment with ID {experiment_id}. "
+                "An experiment with same ID already exists."
+            )
+        target = self.root / experiment_id
+        os.rename(source, target)
+        self._forget_runs()
+        for run_dir in reader.iter_run_dirs(target):
+            info = reader.read_run_info(run_dir)
+            if info is not None and info.lifecycle_stage == LifecycleStage.DELETED:
+                self._rewrite_run(run_dir, lifecycle_stage=LifecycleStage.ACTIVE, deleted_time=None)
+        self._rewrite_experiment(
+            target, lifecycle_stage=LifecycleStage.ACTIVE, last_update_time=_now_ms()
+        )
+        self.index.forget_experiment_fingerprint(experiment_id)
+
+    def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag) -> None:
+        check_experiment_tag(tag)
+        experiment_dir = self._active_experiment_dir(str(experiment_id), "set tags")
+        replace_file(experiment_dir / layout.TAGS / tag.key, tag.value, experiment_dir)
+        self.index.forget_experiment_fingerprint(str(experiment_id))
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        experiment_dir = self._active_experiment_dir(str(experiment_id), "delete tags")
+        check_key(key, "tag name")
+        try:
+            (experiment_dir / layout.TAGS / key).unlink()
+        except FileNotFoundError:
+            raise ResourceDoesNotExist(
+                f"No tag with name: {key} in experiment with id {experiment_id}"
+            ) from None
+        self.index.forget_experiment_fingerprint(str(experiment_id))
+
+    # -- locating runs ---------------------------------------------------------------------
+    def _forget_runs(self) -> None:
+        with self._lock:
+            self._run_dirs.clear()
+
+    def _run_dir(self, run_id: str) -> Path:
+        """The directory of a run, active or in a deleted experiment."""
+        check_run_id(run_id)
+        with self._lock:
+            cached = self._run_dirs.get(run_id)
+        if cached is not None and (cached / layout.META).is_file():
+            return cached
+        for experiment_dir in self._experiment_dirs(ViewType.ALL):
+            candidate = experiment_dir / run_id
+            if (candidate / layout.META).is_file():
+                with self._lock:
+                    self._run_dirs[run_id] = candidate
+                return candidate
+        raise ResourceDoesNotExist(f"Run '{run_id}' not found")
+
+    def _run_info(self, run_dir: Path) -> RunInfo:
+        info = reader.read_run_info(run_dir)
+        if info is None:
+            raise InvalidState(f"Run '{run_dir.name}' metadata is in invalid state.")
+        return info
+
+    def _active_run_dir(self, run_id: str) -> tuple[Path, RunInfo]:
+        run_dir = self._run_dir(run_id)
+        info = self._run_info(run_dir)
+        if info.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidParameterValue(
+                f"The run {run_id} must be in the 'active' state. "
+                f"Current state is {info.lifecycle_stage}."
+            )
+        return run_dir, info
+
+    def _rewrite_run(self, run_dir: Path, **changes: object) -> RunInfo:
+        """Change fields of a run's meta.yaml, atomically and under a cross-process lock."""
+        with _locked(run_dir):
+            meta = layout.load_yaml(run_dir / layout.META)
+            if meta is None:
+                raise InvalidState(f"Run '{run_dir.name}' metadata is in invalid state.")
+            info = layout.run_info_from_meta(meta)
+            if "status" in changes and isinstance(changes["status"], str):
+                changes["status"] = int(RunStatus.from_string(changes["status"]))
+            deleted_time = changes.pop("deleted_time", meta.get("deleted_time"))
+            fields = {k: v for k, v in changes.items() if k != "status"}
+            if "status" in changes:
+                fields["status"] = RunStatus.to_string(int(changes["status"]))  # type: ignore[call-overload]
+            info = dataclasses.replace(info, **fields)  # type: ignore[arg-type]
+            new_meta = {**meta, **layout.run_info_to_meta(info, deleted_time)}  # type: ignore[arg-type]
+            replace_file(run_dir / layout.META, layout.dump_yaml(new_meta))
+        self.index.mirror_run(run_dir, parts=frozenset({"info"}))
+        return info
+
+    # -- runs ------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int | None,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run:
+        experiment_id = (
+            layout.DEFAULT_EXPERIMENT_ID if experiment_id is None else str(experiment_id)
+        )
+        experiment = self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidParameterValue(
+                f"Could not create run under non-active experiment with ID {experiment_id}."
+            )
+        tags = list(tags or ())
+        for tag in tags:
+            check_tag(tag)
+        tag_name = next((t.value for t in reversed(tags) if t.key == RUN_NAME_TAG), None)
+        if run_name and tag_name and run_name != tag_name:
+            raise InvalidParameterValue(
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
+                f"different values (run_name='{run_name}', mlflow.runName='{tag_name}')."
+            )
+        run_name = run_name or tag_name or _random_run_name()
+        if tag_name is None:
+            tags.append(RunTag(RUN_NAME_TAG, run_name))
+        run_id = uuid.uuid4().hex
+        experiment_dir = self.root / experiment_id
+        run_dir = experiment_dir / run_id
+        run_dir.mkdir()
+        for sub in (layout.METRICS, layout.PARAMS, layout.TAGS, layout.ARTIFACTS):
+            (run_dir / sub).mkdir()
+        for tag in tags:
+            replace_file(run_dir / layout.TAGS / tag.key, tag.value, run_dir)
+        info = RunInfo(
+            run_uuid=run_id,
+            experiment_id=experiment_id,
+            user_id=user_id or "",
+            status=RunStatus.RUNNING.name,
+            start_time=_now_ms() if start_time is None else int(start_time),
+            end_time=None,
+            lifecycle_stage=LifecycleStage.ACTIVE,
+            artifact_uri=f"{experiment.artifact_location}/{run_id}/{layout.ARTIFACTS}",
+            run_id=run_id,
+            run_name=run_name,
+        )
+        # meta.yaml last: until it exists the run is invisible to both MLflow and Cairn
+        replace_file(run_dir / layout.META, layout.dump_yaml(layout.run_info_to_meta(info, None)))
+        with self._lock:
+            self._run_dirs[run_id] = run_dir
+        self.index.mirror_run(run_dir)
+        return Run(
+            info, RunData(tags=[RunTag(t.key, t.value) for t in {t.key: t for t in tags}.values()])
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        run_dir = self._run_dir(run_id)
+        run = reader.read_run(run_dir, self._run_info(run_dir))
+        assert run is not None
+        return run
+
+    def update_run_info(
+        self,
+        run_id: str,
+        run_status: RunStatus | None,
+        end_time: int | None,
+        run_name: str | None,
+    ) -> RunInfo:
+        run_dir, _ = self._active_run_dir(run_id)
+        changes: dict[str, object] = {}
+        if run_status is not None:
+            status = RunStatus(run_status) if isinstance(run_status, int) else run_status
+            changes["status"] = (
+                status.name if isinstance(status, RunStatus) else RunStatus.from_string(status).name
+            )
+        if end_time is not None:
+            changes["end_time"] = int(end_time)
+        if run_name:
+            check_tag(RunTag(RUN_NAME_TAG, run_name))
+            replace_file(run_dir / layout.TAGS / RUN_NAME_TAG, run_name, run_dir)
+            changes["run_name"] = run_name
+        return self._rewrite_run(run_dir, **changes)
+
+    def delete_run(self, run_id: str) -> None:
+        run_dir = self._run_dir(run_id)
+        self._rewrite_run(run_dir, lifecycle_stage=LifecycleStage.DELETED, deleted_time=_now_ms())
+
+    def restore_run(self, run_id: str) -> None:
+        run_dir = self._run_dir(run_id)
+        self._rewrite_run(run_dir, lifecycle_stage=LifecycleStage.ACTIVE, deleted_time=None)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        run_dir, _ = self._active_run_dir(run_id)
+        check_key(key, "tag name")
+        try:
+            (run_dir / layout.TAGS / key).unlink()
+        except FileNotFoundError:
+            raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}") from None
+        self.index.mirror_run(run_dir, parts=frozenset({"data"}))
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        check_run_id(run_id)
+        check_batch(metrics, params, tags)
+        run_dir, _ = self._active_run_dir(run_id)
+        # Every check comes before the first write, so a refused batch changes nothing.
+        for param in params:
+            existing = run_dir / layout.PARAMS / param.key
+            if existing.is_file():
+                check_param_unchanged(run_id, param.key, layout.read_text(existing), param.value)
+        for param in params:
+            path = run_dir / layout.PARAMS / param.key
+            if not create_file_once(path, param.value, run_dir):
+                # another writer got there first: it must have written the same value
+                check_param_unchanged(run_id, param.key, layout.read_text(path), param.value)
+        lines: dict[str, list[str]] = defaultdict(list)
+        for metric in metrics:
+            lines[metric.key].append(layout.format_metric_line(metric))
+        for key, key_lines in lines.items():
+            append_text(run_dir / layout.METRICS / key, "".join(key_lines))
+        new_name = None
+        for tag in tags:
+            replace_file(run_dir / layout.TAGS / tag.key, tag.value, run_dir)
+            if tag.key == RUN_NAME_TAG:
+                new_name = tag.value
+        if new_name is not None:
+            self._rewrite_run(run_dir, run_name=new_name)
+        if metrics or params or tags:
+            parts = frozenset({"data"}) if params or tags else frozenset()
+            self.index.mirror_run(run_dir, metrics=metrics, parts=parts)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = ()) -> None:
+        check_run_id(run_id)
+        check_dataset_inputs(datasets)
+        run_dir, _ = self._active_run_dir(run_id)
+        experiment_dir = run_dir.parent
+        for item in datasets:
+            dataset_dir_name = layout.dataset_id(item.dataset.name, item.dataset.digest)
+            dataset_meta = experiment_dir / layout.DATASETS / dataset_dir_name / layout.META
+            create_file_once(
+                dataset_meta, layout.dump_yaml(layout.dataset_to_meta(item.dataset)), experiment_dir
+            )
+            input_dir_name = layout.dataset_input_id(dataset_dir_name, run_id)
+            create_file_once(
+                run_dir / layout.INPUTS / input_dir_name / layout.META,
+                layout.dump_yaml(layout.input_to_meta(dataset_dir_name, run_id, item)),
+                run_dir,
+            )
+        if datasets:
+            self.index.mirror_run(run_dir, parts=frozenset({"inputs"}))
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Metric]:
+        run_dir = self._run_dir(run_id)
+        check_key(metric_key, "metric name")
+        if max_results is not None:
+            check_max_results(max_results, GET_METRIC_HISTORY_MAX_RESULTS)
+        offset = decode_page_token(page_token)
+        try:
+            points = layout.read_metric_history(run_dir / layout.METRICS / metric_key, metric_key)
+        except (FileNotFoundError, IsADirectoryError):
+            return PagedList([], None)
+        points.sort(key=lambda m: (m.step, m.timestamp))
+        if max_results is None:
+            return PagedList(points[offset:], None)
+        end = offset + max_results
+        return PagedList(points[offset:end], encode_page_token(end) if end < len(points) else None)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        check_max_results(max_results)
+        experiment_ids = [str(e) for e in experiment_ids]
+        for experiment_id in experiment_ids:
+            check_experiment_id(experiment_id)
+        view = ViewType.coerce(run_view_type)
+        node = grammar.parse_run_filter(filter_string)
+        keys = grammar.parse_run_order_by(order_by)
+        offset = decode_page_token(page_token)
+        dirs = self._search_experiment_dirs(experiment_ids)
+        indexed = self.index.search_runs(dirs, filter_string, view, max_results, order_by, offset)
+        if indexed is not None:
+            return indexed
+        runs = [run for run in self._scan_runs(dirs, view) if evaluate.run_matches(node, run)]
+        return paginate(evaluate.sort_runs(runs, keys), max_results, page_token)
+
+    def _search_experiment_dirs(self, experiment_ids: Sequence[str]) -> list[Path]:
+        dirs = []
+        for experiment_id in dict.fromkeys(experiment_ids):
+            for parent in (self.root, self.trash):
+                candidate = parent / experiment_id
+                if (candidate / layout.META).is_file():
+                    dirs.append(candidate)
+                    break
+        return dirs
+
+    def _scan_runs(self, experiment_dirs: Sequence[Path], view: ViewType) -> Iterator[Run]:
+        """Every run of the experiments, read from the files (the index-free path)."""
+        stages = LifecycleStage.view_type_to_stages(view)
+        for experiment_dir in experiment_dirs:
+            for run_dir in reader.iter_run_dirs(experiment_dir):
+                info = reader.read_run_info(run_dir)
+                if info is None or info.experiment_id != experiment_dir.name:
+                    continue
+                if info.lifecycle_stage in stages:
+                    run = reader.read_run(run_dir, info)
+                    if run is not None:
+                        yield run
+
+    # -- garbage collection -----------------------------------------------------------------
+    def deleted_run_ids(self, older_than_ms: int | None = None) -> list[str]:
+        now = _now_ms()
+        found = []
+        for experiment_dir in self._experiment_dirs(ViewType.ALL):
+            for run_dir in reader.iter_run_dirs(experiment_dir):
+                info = reader.read_run_info(run_dir)
+                if info is None or info.lifecycle_stage != LifecycleStage.DELETED:
+                    continue
+                deleted_time = reader.read_deleted_time(run_dir)
+                if (
+                    older_than_ms is None
+                    or deleted_time is None
+                    or now - deleted_time >= older_than_ms
+                ):
+                    found.append(info.run_id or run_dir.name)
+        return found
+
+    def hard_delete_run(self, run_id: str) -> None:
+        run_dir = self._run_dir(run_id)
+        shutil.rmtree(run_dir)
+        with self._lock:
+            self._run_dirs.pop(run_id, None)
+        self.index.remove_run(run_id)
+
+    def deleted_experiment_ids(self, older_than_ms: int | None = None) -> list[str]:
+        now = _now_ms()
+        found = []
+        for experiment in self._all_experiments(ViewType.DELETED_ONLY):
+            updated = experiment.last_update_time
+            if older_than_ms is None or updated is None or now - updated >= older_than_ms:
+                found.append(experiment.experiment_id)
+        return found
+
+    def hard_delete_experiment(self, experiment_id: str) -> None:
+        experiment_id = str(experiment_id)
+        check_experiment_id(experiment_id)
+        target = self.trash / experiment_id
+        if not target.is_dir():
+            raise ResourceDoesNotExist(f"Could not find deleted experiment with ID {experiment_id}")
+        shutil.rmtree(target)
+        self._forget_runs()
+        self.index.remove_experiment(experiment_id)
+
+
+_ADJECTIVES = (
+    "amazing", "bold", "calm", "clever", "dapper", "eager", "fearless", "gentle", "honest",
+    "jolly", "kindly", "lucky", "merry", "nimble", "polite", "quick", "rare", "sassy",
+    "tasteful", "upbeat", "vibrant", "wise", "youthful", "zealous",
+)  # fmt: skip
+_NOUNS = (
+    "ant", "bass", "cat", "deer", "eel", "fox", "gnu", "hawk", "ibis", "jay", "koi", "lark",
+    "mole", "newt", "owl", "panda", "quail", "robin", "seal", "toad", "vole", "wasp", "yak",
+)  # fmt: skip
+
+
+def _random_run_name() -> str:
+    """A readable default name in MLflow's shape: ``<adjective>-<noun>-<number>``."""
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(0, 999)}"

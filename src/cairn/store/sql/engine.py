@@ -1,0 +1,106 @@
+"""Engines per database: URI normalisation, SQLite's concurrency settings, transactions.
+
+SQLite is set up so several processes can log into one file: WAL journal (readers never
+block the writer), a busy timeout (writers queue instead of failing), and write
+transactions that start with ``BEGIN IMMEDIATE`` so two writers never both hold a read
+snapshot and then deadlock upgrading it (SQLite would fail one at once, ignoring the
+timeout).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.pool import StaticPool
+
+from cairn import env
+
+# A driver for each scheme MLflow users write without one. SQLAlchemy 2.1 would pick
+# psycopg 3 for plain postgresql://, which Cairn does not depend on.
+_DEFAULT_DRIVERS = {
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+    "postgresql": "postgresql+psycopg2",
+    "postgres": "postgresql+psycopg2",
+}
+
+_WRITE_OPTION = "cairn_write"
+
+
+def normalize_uri(uri: str) -> str:
+    """The SQLAlchemy URL for a tracking URI: adds the default driver when none is named."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    if "+" not in scheme and scheme.lower() in _DEFAULT_DRIVERS:
+        return f"{_DEFAULT_DRIVERS[scheme.lower()]}://{rest}"
+    return uri
+
+
+def _is_memory_sqlite(url: sa.URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def create_engine(uri: str) -> sa.Engine:
+    """An engine for ``uri`` with Cairn's per-dialect settings applied."""
+    url = sa.make_url(normalize_uri(uri))
+    backend = url.get_backend_name()
+    kwargs: dict[str, Any] = {}
+    if backend == "sqlite":
+        timeout = env.SQLITE_BUSY_TIMEOUT.get()
+        timeout = 30.0 if timeout is None else timeout
+        kwargs["connect_args"] = {"timeout": timeout, "check_same_thread": False}
+        if _is_memory_sqlite(url):
+            # one shared connection, or every pooled connection would see its own database
+            kwargs["poolclass"] = StaticPool
+    else:
+        kwargs["pool_pre_ping"] = True
+    if backend in ("mysql", "mariadb"):
+        kwargs["connect_args"] = {"charset": "utf8mb4"}
+    engine = sa.create_engine(url, **kwargs)
+    if backend == "sqlite":
+        _configure_sqlite(engine, memory=_is_memory_sqlite(url))
+    return engine
+
+
+def _configure_sqlite(engine: sa.Engine, memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the sqlite3 module: it would otherwise emit a
+        # deferred BEGIN on its own, just before the first write.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL is durable across application crashes; only an OS crash can
+            # lose the last transactions, never corrupt the file.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        if conn.get_execution_options().get(_WRITE_OPTION):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection inside a transaction that will write; committed on success."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection inside a transaction that only reads (one consistent snapshot)."""
+    with engine.connect() as conn, conn.begin():
+        yield conn

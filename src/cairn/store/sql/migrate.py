@@ -1,0 +1,103 @@
+"""Schema versions: create a new database, upgrade an old one, refuse to use a stale one.
+
+The migrations ship inside the package (``migrations/``) and run through Alembic's
+command API with the store's own connection, so ``cairn db upgrade URI`` and the store
+cannot disagree about what "up to date" means.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from cairn.exceptions import InvalidState
+from cairn.store.sql.engine import create_engine, write_transaction
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """An Alembic config pointing at the packaged migrations (and a connection, if given)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The revision the code expects: the newest packaged migration."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None  # the package always ships at least the initial migration
+    return head
+
+
+def current_revision(connection: sa.Connection) -> str | None:
+    """The revision stamped in the database, None for a database Cairn never touched."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _upgrade_engine(engine: sa.Engine) -> None:
+    # A write transaction: on SQLite it holds the write lock, so two processes opening
+    # the same new file cannot both try to create the tables.
+    with write_transaction(engine) as conn:
+        command.upgrade(alembic_config(conn), "head")
+
+
+def upgrade(uri: str) -> None:
+    """Bring the database at ``uri`` to the newest schema (creating it if empty)."""
+    engine = create_engine(uri)
+    try:
+        _upgrade_engine(engine)
+    finally:
+        engine.dispose()
+
+
+def ensure_schema(engine: sa.Engine, uri: str) -> None:
+    """Create the schema of a new database; refuse one whose schema is older or unknown.
+
+    Raises:
+        InvalidState: the database is at an older revision (run ``cairn db upgrade``),
+            or at one this version of Cairn does not know.
+    """
+    head = head_revision()
+    with engine.connect() as conn:
+        revision = current_revision(conn)
+        has_tables = sa.inspect(conn).has_table("experiments")
+    if revision == head:
+        return
+    if revision is None and not has_tables:
+        try:
+            _upgrade_engine(engine)
+        except sa.exc.DBAPIError:
+            # Another process may have created the schema at the same moment.
+            with engine.connect() as conn:
+                if current_revision(conn) != head:
+                    raise
+        return
+    script = ScriptDirectory.from_config(alembic_config())
+    known = {rev.revision for rev in script.walk_revisions()}
+    if revision is not None and revision not in known:
+        raise InvalidState(
+            f"The database at '{_safe(uri)}' has schema revision '{revision}', which this "
+            "version of Cairn does not know. Is it a newer Cairn's database, or another "
+            "tool's?"
+        )
+    raise InvalidState(
+        f"The database at '{_safe(uri)}' has an out-of-date schema (revision {revision!r}, "
+        f"expected {head!r}). Back it up, then run `cairn db upgrade {_safe(uri)}` "
+        "to migrate it."
+    )
+
+
+def _safe(uri: str) -> str:
+    """The URI with any password masked, fit for an error message."""
+    try:
+        return sa.make_url(uri).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return uri

@@ -1,0 +1,130 @@
+"""The system tags a fluent run starts with: who ran what, from where, at which commit.
+
+Everything here is cheap and never fails: a missing user name or an unreadable git
+repository just leaves the tag out.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import random
+import sys
+from pathlib import Path
+
+MLFLOW_USER = "mlflow.user"
+MLFLOW_SOURCE_NAME = "mlflow.source.name"
+MLFLOW_SOURCE_TYPE = "mlflow.source.type"
+MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
+MLFLOW_RUN_NAME = "mlflow.runName"
+MLFLOW_PARENT_RUN_ID = "mlflow.parentRunId"
+MLFLOW_RUN_NOTE = "mlflow.note.content"
+MLFLOW_DATASET_CONTEXT = "mlflow.data.context"
+
+SOURCE_TYPE_LOCAL = "LOCAL"
+
+_ADJECTIVES = (
+    "amber", "bold", "brave", "bright", "calm", "clever", "crisp", "curious", "dapper",
+    "eager", "fancy", "gentle", "glad", "golden", "grand", "happy", "honest", "humble",
+    "jolly", "keen", "kind", "lively", "lucky", "mellow", "merry", "nimble", "noble",
+    "patient", "polite", "proud", "quick", "quiet", "rare", "rustic", "serene", "sharp",
+    "shy", "silent", "sleek", "smooth", "snug", "steady", "sunny", "swift", "tidy",
+    "upbeat", "vivid", "warm", "wise", "zesty",
+)  # fmt: skip
+_NOUNS = (
+    "badger", "bear", "bison", "cairn", "cat", "colt", "crane", "deer", "dove", "eagle",
+    "elk", "falcon", "ferret", "finch", "fox", "gecko", "goat", "hare", "hawk", "heron",
+    "ibis", "jay", "koala", "lark", "lemur", "lion", "lynx", "mole", "moose", "newt",
+    "otter", "owl", "panda", "pika", "puffin", "quail", "raven", "robin", "seal", "shrew",
+    "sloth", "snail", "stoat", "swan", "toad", "trout", "vole", "wolf", "wren", "yak",
+)  # fmt: skip
+
+
+def generate_run_name() -> str:
+    """A readable random run name like MLflow's: ``adjective-noun-NNN``."""
+    rng = random.SystemRandom()
+    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(0, 999)}"
+
+
+def current_user() -> str:
+    """The login name of whoever runs this process, or ``unknown``."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError, ImportError):  # no passwd entry, e.g. in some containers
+        return "unknown"
+
+
+def source_name() -> str:
+    """The script being run, as Python was told it (``sys.argv[0]``)."""
+    main = sys.argv[0] if sys.argv else ""
+    return main or "<console>"
+
+
+def _git_dir(start: Path) -> Path | None:
+    for directory in (start, *start.parents):
+        candidate = directory / ".git"
+        if candidate.is_dir():
+            return candidate
+        if candidate.is_file():  # a worktree or submodule: ".git" names the real directory
+            text = candidate.read_text(encoding="utf-8").strip()
+            if text.startswith("gitdir:"):
+                target = Path(text.partition(":")[2].strip())
+                return target if target.is_absolute() else (directory / target).resolve()
+    return None
+
+
+def _resolve_ref(git_dir: Path, ref: str) -> str | None:
+    # Worktrees keep shared refs in the directory named by "commondir".
+    common = git_dir
+    commondir = git_dir / "commondir"
+    if commondir.is_file():
+        common = (git_dir / commondir.read_text(encoding="utf-8").strip()).resolve()
+    for base in (git_dir, common):
+        loose = base / ref
+        if loose.is_file():
+            return loose.read_text(encoding="utf-8").strip()
+    packed = common / "packed-refs"
+    if packed.is_file():
+        for line in packed.read_text(encoding="utf-8").splitlines():
+            sha, _, name = line.partition(" ")
+            if name.strip() == ref:
+                return sha
+    return None
+
+
+def git_commit(path: str | os.PathLike[str]) -> str | None:
+    """The commit checked out in the git repository containing ``path``, read from ``.git``."""
+    try:
+        start = Path(path).resolve()
+        git_dir = _git_dir(start if start.is_dir() else start.parent)
+        if git_dir is None:
+            return None
+        head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+        if head.startswith("ref:"):
+            sha = _resolve_ref(git_dir, head.partition(":")[2].strip())
+        else:
+            sha = head  # detached HEAD holds the commit itself
+    except (OSError, UnicodeError, ValueError):
+        return None
+    if sha and len(sha) in (40, 64) and all(c in "0123456789abcdef" for c in sha):
+        return sha
+    return None
+
+
+def system_tags() -> dict[str, str]:
+    """The tags MLflow's default run context resolves: user, source and git commit."""
+    tags = {
+        MLFLOW_USER: current_user(),
+        MLFLOW_SOURCE_NAME: source_name(),
+        MLFLOW_SOURCE_TYPE: SOURCE_TYPE_LOCAL,
+    }
+    main = sys.argv[0] if sys.argv else ""
+    commit = git_commit(main if main and os.path.exists(main) else os.getcwd())
+    if commit:
+        tags[MLFLOW_GIT_COMMIT] = commit
+    return tags
+
+
+def resolve_tags(user_tags: dict[str, str] | None = None) -> dict[str, str]:
+    """System tags overlaid with the user's own: what the user says wins."""
+    return {**system_tags(), **(user_tags or {})}

@@ -1,0 +1,1 @@
+"""The REST contract, one source for server and client: messages, endpoints, conversions."""

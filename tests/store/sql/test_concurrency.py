@@ -1,0 +1,87 @@
+"""Several processes and threads writing into one database lose nothing."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+
+import pytest
+
+from cairn.entities import Metric, Param, RunTag
+from cairn.store.sql.store import SqlStore
+
+PROCESSES = 4
+POINTS = 2000
+BATCH = 100
+
+
+def _log_points(uri: str, run_id: str, worker: int) -> None:
+    """One process: POINTS points of its own key, in batches, into a shared run."""
+    store = SqlStore(uri)
+    key = f"m{worker}"
+    for start in range(0, POINTS, BATCH):
+        store.log_batch(
+            run_id,
+            metrics=[
+                Metric(key, float(step), 1_000 + step, step) for step in range(start, start + BATCH)
+            ]
+            # every process also writes the same shared key, racing on latest_metrics
+            + [Metric("shared", float(start + worker), 1_000, start)],
+            params=[Param(f"p{worker}", str(worker))],
+            tags=[RunTag("last_writer", str(worker))],
+        )
+    store.dispose()
+
+
+@pytest.mark.slow
+def test_processes_logging_into_one_database_lose_nothing(sql_uri: str) -> None:
+    store = SqlStore(sql_uri)
+    run_id = store.create_run("0", "u", 0, [], "shared").info.run_id
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_log_points, args=(sql_uri, run_id, worker))
+        for worker in range(PROCESSES)
+    ]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=300)
+    assert [process.exitcode for process in workers] == [0] * PROCESSES
+
+    run = store.get_run(run_id)
+    for worker in range(PROCESSES):
+        history = store.get_metric_history(run_id, f"m{worker}")
+        assert [m.step for m in history] == list(range(POINTS))
+        assert run.data.metrics[f"m{worker}"] == float(POINTS - 1)
+        assert run.data.params[f"p{worker}"] == str(worker)
+    last_step = POINTS - BATCH
+    # the latest shared point has the highest step, and among equal steps the highest value
+    assert run.data.metrics["shared"] == float(last_step + PROCESSES - 1)
+    assert len(store.get_metric_history(run_id, "shared")) == PROCESSES * (POINTS // BATCH)
+    assert run.data.tags["last_writer"] in {str(w) for w in range(PROCESSES)}
+    store.dispose()
+
+
+def test_threads_sharing_one_store(sql_store: SqlStore) -> None:
+    run_ids = [sql_store.create_run("0", "u", 0, [], f"r{i}").info.run_id for i in range(4)]
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            for step in range(20):
+                run_id = run_ids[(index + step) % len(run_ids)]
+                sql_store.log_batch(run_id, [Metric(f"t{index}", float(step), step, step)])
+                sql_store.search_runs(["0"], f"metrics.t{index} >= 0")
+        except BaseException as error:  # reported below, in the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    total = sum(
+        len(sql_store.get_metric_history(run_id, f"t{i}")) for run_id in run_ids for i in range(8)
+    )
+    assert total == 8 * 20

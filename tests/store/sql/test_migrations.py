@@ -1,0 +1,154 @@
+"""The schema: created on first use, equal to tables.py, upgraded from older revisions."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+import cairn
+from cairn.exceptions import InvalidState
+from cairn.store.sql import migrate
+from cairn.store.sql.engine import create_engine, normalize_uri
+from cairn.store.sql.store import SqlStore
+from cairn.store.sql.tables import metadata
+
+
+def _revision(uri: str) -> str | None:
+    engine = create_engine(uri)
+    try:
+        with engine.connect() as conn:
+            return migrate.current_revision(conn)
+    finally:
+        engine.dispose()
+
+
+def test_first_use_creates_the_schema_at_head(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'new.db'}"
+    SqlStore(uri).dispose()
+    assert _revision(uri) == migrate.head_revision()
+    engine = create_engine(uri)
+    tables = set(sa.inspect(engine).get_table_names())
+    engine.dispose()
+    assert set(metadata.tables) <= tables
+
+
+def test_migrations_match_the_table_definitions(sql_store: SqlStore) -> None:
+    """Autogenerate against the migrated database finds nothing to add or change."""
+    with sql_store._engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+
+
+def test_migrations_ship_inside_the_package() -> None:
+    package_dir = Path(cairn.__file__).resolve().parent
+    assert migrate.MIGRATIONS_DIR.is_relative_to(package_dir)
+    assert (migrate.MIGRATIONS_DIR / "env.py").is_file()
+    assert (migrate.MIGRATIONS_DIR / "script.py.mako").is_file()
+
+
+def _database_at(uri: str, revision: str) -> None:
+    engine = create_engine(uri)
+    with engine.begin() as conn:
+        command.upgrade(migrate.alembic_config(conn), revision)
+    engine.dispose()
+
+
+def test_an_older_database_is_refused_until_upgraded(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'old.db'}"
+    _database_at(uri, "0001")
+    engine = create_engine(uri)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO experiments (experiment_id, name, artifact_location, "
+                "lifecycle_stage, creation_time, last_update_time) "
+                "VALUES (7, 'kept', 'file:///a/7', 'active', 1, 1)"
+            )
+        )
+    engine.dispose()
+
+    with pytest.raises(InvalidState, match=r"cairn db upgrade sqlite:///"):
+        SqlStore(uri)
+
+    migrate.upgrade(uri)
+    assert _revision(uri) == migrate.head_revision()
+    store = SqlStore(uri)
+    assert store.get_experiment("7").name == "kept"
+    assert store.get_experiment("0").name == "Default"
+    # the upgraded schema is complete: datasets (added in 0002) work
+    run_id = store.create_run("7", "u", 1, [], "r").info.run_id
+    assert store.get_run(run_id).inputs.dataset_inputs == []
+    store.dispose()
+
+
+def test_upgrade_of_an_up_to_date_database_changes_nothing(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = SqlStore(uri)
+    exp_id = store.create_experiment("stays")
+    store.dispose()
+    migrate.upgrade(uri)
+    store = SqlStore(uri)
+    assert store.get_experiment(exp_id).name == "stays"
+    store.dispose()
+
+
+def test_unknown_revision_is_refused(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'other.db'}"
+    SqlStore(uri).dispose()
+    engine = create_engine(uri)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'f00dcafe'"))
+    engine.dispose()
+    with pytest.raises(InvalidState, match="f00dcafe"):
+        SqlStore(uri)
+
+
+def test_sqlite_uses_wal_and_foreign_keys(tmp_path: Path) -> None:
+    path = tmp_path / "wal.db"
+    store = SqlStore(f"sqlite:///{path}")
+    with store._engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    store.dispose()
+    # WAL is a property of the file: a plain sqlite3 connection sees it too
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_busy_timeout_follows_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAIRN_SQLITE_BUSY_TIMEOUT", "2.5")
+    store = SqlStore(f"sqlite:///{tmp_path / 'busy.db'}")
+    with store._engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2500
+    store.dispose()
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("mysql://root@host:3306/db", "mysql+pymysql://root@host:3306/db"),
+        ("postgresql://u@h/db", "postgresql+psycopg2://u@h/db"),
+        ("postgresql+psycopg2://u@h/db", "postgresql+psycopg2://u@h/db"),
+        ("mysql+mysqldb://u@h/db", "mysql+mysqldb://u@h/db"),
+        ("sqlite:///x.db", "sqlite:///x.db"),
+    ],
+)
+def test_default_drivers(uri: str, expected: str) -> None:
+    assert normalize_uri(uri) == expected
+
+
+@pytest.mark.mysql
+def test_plain_mysql_uri_works(store_uri_factory: object) -> None:
+    url: str = store_uri_factory("mysql")  # type: ignore[operator]
+    plain = "mysql://" + url.split("://", 1)[1]
+    store = SqlStore(plain)
+    assert store.get_experiment("0").name == "Default"
+    store.dispose()
