@@ -73,7 +73,7 @@ def workload(store, make, n, queries, history_points, experiment_id="0"):
     run_id = store.create_run(experiment_id, "bench", 0, [], None).info.run_id
     t0 = time.perf_counter()
     for start in range(0, history_points, 1000):
-        store.log_batch(run_id, metrics=[Metric("h", float(s), s, s) for s in range(start, start + 1000)])
+        store.log_batch(run_id, metrics=[Metric("h", float(s), s, s) for s in range(start, start + 1000)], params=[], tags=[])
     out["history_write_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     points = store.get_metric_history(run_id, "h")

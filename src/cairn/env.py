@@ -114,3 +114,29 @@ SERVER_CONFIG = EnvVar(
     None,
     "Internal: the tracking server's settings (JSON), handed by `serve` to uvicorn workers.",
 )
+ASYNC_LOGGING = EnvVar(
+    "CAIRN_ASYNC_LOGGING",
+    bool,
+    True,
+    "Hand logged metrics, params and tags to a background batching queue; false logs "
+    "synchronously, as MLflow does by default.",
+    "MLFLOW_ENABLE_ASYNC_LOGGING",
+)
+ASYNC_LOGGING_FLUSH_INTERVAL = EnvVar(
+    "CAIRN_ASYNC_LOGGING_FLUSH_INTERVAL",
+    float,
+    0.1,
+    "Seconds the background logger waits to gather a batch before writing it.",
+)
+ASYNC_LOGGING_QUEUE_SIZE = EnvVar(
+    "CAIRN_ASYNC_LOGGING_QUEUE_SIZE",
+    int,
+    100_000,
+    "Metrics, params and tags the background logger holds before callers wait.",
+)
+JOURNAL_DIR = EnvVar(
+    "CAIRN_JOURNAL_DIR",
+    str,
+    None,
+    "Directory of the offline journals (default: $XDG_CACHE_HOME/cairn/journal).",
+)

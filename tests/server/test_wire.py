@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+from pydantic import ValidationError
 
 from cairn import entities as e
 from cairn.exceptions import InvalidParameterValue
@@ -17,15 +18,20 @@ from cairn.wire.endpoints import ENDPOINTS
 
 
 def _invalid(model: type[m.Message], data: dict[str, object]) -> InvalidParameterValue:
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(ValidationError) as caught:
         model.model_validate(data)
-    return m.invalid_message(caught.value)  # type: ignore[arg-type]
+    return m.invalid_message(caught.value)
 
 
 def test_unset_fields_and_empty_lists_are_left_out() -> None:
     assert m.Empty().to_wire() == {}
     info = m.RunInfo(experiment_id="1", run_id="r", user_id="", status="RUNNING")
-    assert info.to_wire() == {"experiment_id": "1", "user_id": "", "status": "RUNNING", "run_id": "r"}
+    assert info.to_wire() == {
+        "experiment_id": "1",
+        "user_id": "",
+        "status": "RUNNING",
+        "run_id": "r",
+    }
     assert m.RunResponse(run=m.Run(info=info)).to_wire()["run"]["data"] == {}
 
 
@@ -112,11 +118,17 @@ def test_a_run_survives_the_round_trip_through_the_wire() -> None:
             tags=[e.RunTag("t", "")],
         ),
         inputs=e.RunInputs(
-            [e.DatasetInput(e.Dataset("d", "abc", "local", "/x", "{}", None), [e.InputTag("k", "v")])]
+            [
+                e.DatasetInput(
+                    e.Dataset("d", "abc", "local", "/x", "{}", None), [e.InputTag("k", "v")]
+                )
+            ]
         ),
     )
     wire = json.loads(json.dumps(convert.run_to_wire(run).to_wire()))
-    assert wire["data"]["metrics"] == [{"key": "loss", "value": "Infinity", "timestamp": 3, "step": 2}]
+    assert wire["data"]["metrics"] == [
+        {"key": "loss", "value": "Infinity", "timestamp": 3, "step": 2}
+    ]
     assert wire["inputs"]["dataset_inputs"][0]["dataset"]["schema"] == "{}"
     assert convert.run_from_wire(m.Run.model_validate(wire)) == run
 

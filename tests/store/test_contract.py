@@ -22,6 +22,7 @@ from contract.metrics import MetricContract
 from contract.runs import RunContract
 from contract.search_experiments import SearchExperimentsContract
 from contract.search_runs import SearchRunsContract
+from contract.values import ValueContract
 
 from cairn.store.registry import create_tracking_store
 from cairn.store.tracking import TrackingStore
@@ -154,4 +155,8 @@ class TestGc(GcContract):
 
 
 class TestConcurrency(ConcurrencyContract):
+    pass
+
+
+class TestValues(ValueContract):
     pass

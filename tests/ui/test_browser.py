@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import requests
-from conftest import ARTIFACTS, BULK_RUNS, TRIAL_ACC, ConsoleWatch, UiServer
 from playwright.sync_api import expect
+
+from ui.conftest import ConsoleWatch, UiServer
+from ui.seed import ARTIFACTS, BULK_RUNS, TRIAL_ACC
 
 pytestmark = [pytest.mark.ui, pytest.mark.server]
 
@@ -62,7 +65,8 @@ def test_rows_show_attributes_and_picked_columns(page: Page, ui_server: UiServer
     page.get_by_role("button", name="Columns").click()
     page.get_by_label("Tags: team").check()
     expect(cell(page, trial, "tags.team")).to_have_text("vision")
-    assert "cols=" in page.url and "tags.team" in requests.utils.unquote(page.url)
+    assert "cols=" in page.url
+    assert "tags.team" in unquote(page.url)
 
 
 def test_filter_with_the_search_grammar(page: Page) -> None:
@@ -72,6 +76,10 @@ def test_filter_with_the_search_grammar(page: Page) -> None:
     expect(page.locator(".run-row")).to_have_count(1)
     assert row_names(page) == ["trial-0"]
     assert "filter=" in page.url
+    page.get_by_label("Filter runs").fill("params.model = 'no such model'")
+    page.get_by_label("Filter runs").press("Enter")
+    expect(page.get_by_text("No runs match the filter.")).to_be_visible()
+    expect(page.locator(".run-row")).to_have_count(0)
 
 
 def test_bad_filter_shows_the_server_message(page: Page, console: ConsoleWatch) -> None:
@@ -96,14 +104,19 @@ def test_sort_by_clicking_a_metric_header(page: Page) -> None:
     page.locator("[data-col='metrics.acc'] button.sort").click()
     expect(page.locator(".run-row").first).to_contain_text(by_acc[0])
     assert row_names(page)[:6] == by_acc
-    assert "sort=metrics.acc" in page.url and "dir=asc" in page.url
+    assert "sort=metrics.acc" in page.url
+    assert "dir=asc" in page.url
+    page.get_by_role("button", name="Run name").click()
+    expect(page.locator(".run-row").first).to_contain_text("trial-5")  # names descending
 
 
 def test_a_link_reproduces_the_view(page: Page, ui_server: UiServer) -> None:
     alpha = ui_server.seed.experiments["ui-alpha"]
-    page.goto(f"/#/experiments/{alpha}?filter=metrics.acc+%3E+0.7&sort=metrics.acc&dir=asc&cols=metrics.acc")
+    page.goto(
+        f"/#/experiments/{alpha}?filter=metrics.acc+%3E+0.7&sort=metrics.acc&dir=asc&cols=metrics.acc"
+    )
     expect(page.locator(".run-row")).to_have_count(4)
-    assert row_names(page) == ["trial-5", "trial-0", "trial-3", "trial-1"]
+    assert row_names(page) == ["trial-0", "trial-5", "trial-3", "trial-1"]
     expect(page.locator("[role=columnheader][data-col='params.lr']")).to_have_count(0)
     expect(page.get_by_label("Filter runs")).to_have_value("metrics.acc > 0.7")
 
@@ -118,7 +131,7 @@ def test_nested_runs_expand_under_their_parent(page: Page, ui_server: UiServer) 
     assert sorted(names[parent_at + 1 : parent_at + 3]) == ["child-a", "child-b"]
     child = cell(page, ui_server.seed.runs["child-a"], "run_name")
     parent = cell(page, ui_server.seed.runs["sweep-parent"], "run_name")
-    indent = "return el => parseFloat(getComputedStyle(el).paddingLeft)"
+    indent = "el => parseFloat(getComputedStyle(el).paddingLeft)"
     assert child.evaluate(indent) > parent.evaluate(indent)
     page.get_by_role("button", name="Collapse 2 child runs").click()
     expect(page.get_by_text("child-a")).to_have_count(0)
@@ -156,7 +169,9 @@ def test_run_page_links_parent_and_children(page: Page, ui_server: UiServer) -> 
     expect(children.get_by_role("link", name="child-a")).to_be_visible()
     children.get_by_role("link", name="child-b").click()
     expect(page.get_by_role("heading", name="child-b", level=1)).to_be_visible()
-    page.locator("dl.overview").get_by_role("link", name=ui_server.seed.runs["sweep-parent"]).click()
+    page.locator("dl.overview").get_by_role(
+        "link", name=ui_server.seed.runs["sweep-parent"]
+    ).click()
     expect(page.get_by_role("heading", name="sweep-parent", level=1)).to_be_visible()
 
 

@@ -150,8 +150,8 @@ def _numeric_text(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any
 
 def _metric_condition(comparison: Comparison, dialect: str) -> Any:
     lm = t.latest_metrics
-    op = comparison.op
-    if not _is_number(comparison.value):
+    op, value = comparison.op, comparison.value
+    if not isinstance(value, int | float) or isinstance(value, bool):
         raise InvalidParameterValue(
             f"Metric '{comparison.key}' can only be compared with a number, "
             f"got {comparison.value!r}"
@@ -159,7 +159,7 @@ def _metric_condition(comparison: Comparison, dialect: str) -> Any:
     matched = _compare(lm.c.value, comparison.op, comparison.value, dialect)
     if dialect in _MYSQL:
         # MySQL keeps infinities as the largest finite doubles: decide them in Python
-        expected = float(comparison.value)
+        expected = float(value)
         matched = sa.or_(
             sa.and_(sa.not_(lm.c.is_inf), matched),
             sa.and_(lm.c.is_inf, lm.c.value > 0, sa.literal(_holds(math.inf, op, expected))),

@@ -215,11 +215,13 @@ def get_metric_history_bulk_interval(
         req.run_ids, req.start_step, req.end_step, req.max_results
     )
     store = ctx.tracking_store()
+    low = req.start_step if req.start_step is not None else -(2**63)
+    high = req.end_step if req.end_step is not None else 2**63
     histories = {
         run_id: [
             point
             for point in store.get_metric_history(run_id, req.metric_key)
-            if req.start_step is None or req.start_step <= point.step <= (req.end_step or 0)
+            if low <= point.step <= high
         ]
         for run_id in dict.fromkeys(req.run_ids)
     }

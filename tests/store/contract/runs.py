@@ -38,6 +38,14 @@ class RunContract:
         run_id = new_run(store, exp_id)
         assert store.get_run(run_id).info.artifact_uri == f"s3://bucket/exp/{run_id}/artifacts"
 
+    def test_default_artifact_uri_sits_under_the_default_location(
+        self, store: TrackingStore
+    ) -> None:
+        exp_id = new_experiment(store)
+        location = store.get_experiment(exp_id).artifact_location.rstrip("/")
+        run_id = new_run(store, exp_id)
+        assert store.get_run(run_id).info.artifact_uri == f"{location}/{run_id}/artifacts"
+
     def test_run_name_from_tag_and_generated_when_absent(self, store: TrackingStore) -> None:
         from_tag = store.create_run("0", "bob", T0, [RunTag(RUN_NAME_TAG, "tagged")], None)
         assert from_tag.info.run_name == "tagged"

@@ -9,7 +9,7 @@ import pytest
 from cairn.entities import Dataset, DatasetInput, InputTag, RunStatus, ViewType
 from cairn.exceptions import InvalidParameterValue
 from cairn.store.tracking import TrackingStore
-from contract.factories import T0, all_runs, ids, log, names, new_experiment, new_run
+from contract.factories import T0, all_runs, ids, log, metric, names, new_experiment, new_run
 
 CONTEXT_TAG = "mlflow.data.context"
 
@@ -204,6 +204,31 @@ class SearchRunsContract:
         assert names(all_runs(store, ["0"], order_by=["metrics.m DESC"])) == [
             "three", "one", "nan", "none"
         ]  # fmt: skip
+
+    def test_search_uses_the_latest_metric_value_not_the_largest(
+        self, store: TrackingStore
+    ) -> None:
+        falling = new_run(store, name="falling")
+        store.log_batch(falling, [metric("m", 10.0, step=0), metric("m", 1.0, step=1)])
+        steady = new_run(store, name="steady")
+        store.log_batch(steady, [metric("m", 5.0, step=0)])
+        assert names(all_runs(store, ["0"], "metrics.m > 2")) == ["steady"]
+        assert names(all_runs(store, ["0"], order_by=["metrics.m ASC"])) == ["falling", "steady"]
+
+    def test_ties_in_default_order_are_broken_by_run_id(self, store: TrackingStore) -> None:
+        created = [new_run(store, start_time=T0) for _ in range(4)]
+        later = new_run(store, start_time=T0 + 1)
+        assert ids(all_runs(store, ["0"])) == [later, *sorted(created)]
+
+    def test_search_sees_renames_and_deleted_tags(self, store: TrackingStore) -> None:
+        run_id = new_run(store, name="before")
+        log(store, run_id, tags={"t": "x"})
+        store.update_run_info(run_id, None, None, "after")
+        store.delete_tag(run_id, "t")
+        assert ids(all_runs(store, ["0"], "attributes.run_name = 'after'")) == [run_id]
+        assert ids(all_runs(store, ["0"], "tags.`mlflow.runName` = 'after'")) == [run_id]
+        assert all_runs(store, ["0"], "attributes.run_name = 'before'") == []
+        assert all_runs(store, ["0"], "tags.t = 'x'") == []
 
     def test_run_view_type(self, store: TrackingStore) -> None:
         first, _, runs = _populate(store)

@@ -4,7 +4,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import { buildHash } from "../router";
 import { runDisplayName } from "../format";
-import { ATTRIBUTE_COLUMNS, type Column } from "./columns";
+import { ATTRIBUTE_COLUMNS, NAME_COLUMN, type Column } from "./columns";
 import type { RunRow } from "./runsData";
 
 export const ROW_HEIGHT = 30;
@@ -13,7 +13,6 @@ const OVERSCAN = 12;
 // Ask for the next page this many rows before the user reaches the end.
 const PREFETCH_ROWS = 200;
 const SELECT_WIDTH = 36;
-const NAME_WIDTH = 260;
 const EXPERIMENT_WIDTH = 140;
 
 interface Props {
@@ -27,12 +26,13 @@ interface Props {
   onSelect: (ids: Set<string>) => void;
   onToggleExpanded: (id: string) => void;
   onNearEnd: () => void;
+  /** Shown when there are no rows; empty while loading. */
+  emptyText: string;
 }
 
-const NAME_COLUMN: Column = { id: "run_name", label: "Run name", width: NAME_WIDTH, sortKey: "attributes.run_name", value: () => null };
 
 export function RunsTable(props: Props) {
-  const { rows, pickedColumns, experimentNames, sort, descending, onSort, selected, onSelect, onToggleExpanded, onNearEnd } = props;
+  const { rows, pickedColumns, experimentNames, sort, descending, onSort, selected, onSelect, onToggleExpanded, onNearEnd, emptyText } = props;
   const scroller = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [viewHeight, setViewHeight] = useState(600);
@@ -50,7 +50,7 @@ export function RunsTable(props: Props) {
     ? [{ id: "experiment", label: "Experiment", width: EXPERIMENT_WIDTH, value: (r) => experimentNames[r.info.experiment_id] ?? r.info.experiment_id }]
     : [];
   const dataColumns = [...experimentColumn, ...ATTRIBUTE_COLUMNS, ...pickedColumns];
-  const totalWidth = SELECT_WIDTH + NAME_WIDTH + dataColumns.reduce((sum, c) => sum + c.width, 0);
+  const totalWidth = SELECT_WIDTH + NAME_COLUMN.width + dataColumns.reduce((sum, c) => sum + c.width, 0);
 
   const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((scrollTop + viewHeight) / ROW_HEIGHT) + OVERSCAN);
@@ -129,7 +129,7 @@ export function RunsTable(props: Props) {
                   onChange={() => toggleOne(row.id)}
                 />
               </div>
-              <div className="cell name-cell" role="cell" data-col="run_name" style={{ width: NAME_WIDTH, paddingLeft: 6 + row.depth * 18 }}>
+              <div className="cell name-cell" role="cell" data-col="run_name" style={{ width: NAME_COLUMN.width, paddingLeft: 6 + row.depth * 18 }}>
                 {row.childCount > 0 ? (
                   <button
                     className="expander"
@@ -155,7 +155,11 @@ export function RunsTable(props: Props) {
             </div>
           );
         })}
-        {rows.length === 0 && <div className="empty-table" style={{ top: HEADER_HEIGHT }}>No runs.</div>}
+        {rows.length === 0 && emptyText && (
+          <div className="empty-table" style={{ top: HEADER_HEIGHT }}>
+            {emptyText}
+          </div>
+        )}
       </div>
     </div>
   );

@@ -5,7 +5,7 @@ import { getExperiment } from "../api/client";
 import { ErrorBox, Loading, useAsync } from "../common";
 import { buildHash, navigate, updateQuery } from "../router";
 import { ColumnPicker } from "./ColumnPicker";
-import { availableKeys, defaultPicked, pickedColumn, type Column } from "./columns";
+import { availableKeys, columnById, defaultPicked, pickedColumn, type Column } from "./columns";
 import { flattenRunTree, useRunPages } from "./runsData";
 import { RunsTable } from "./RunsTable";
 
@@ -30,11 +30,8 @@ export function RunsView({ experimentIds, query }: Props) {
 
   const experiments = useAsync(() => Promise.all(experimentIds.map(getExperiment)), [experimentIds.join(",")]);
 
-  const sortColumn = useMemo<Column | undefined>(
-    () => (sort ? (sort.includes(".") ? pickedColumn(sort) : undefined) : undefined),
-    [sort],
-  );
-  const sortKey = sortColumn?.sortKey ?? (sort ? `attributes.${sort}` : "");
+  // an unknown or unsortable column in a hand-edited URL falls back to the server's order
+  const sortKey = useMemo(() => (sort ? columnById(sort)?.sortKey : undefined) ?? "", [sort]);
   const orderBy = useMemo(() => (sortKey ? [`${sortKey} ${descending ? "DESC" : "ASC"}`] : []), [sortKey, descending]);
   const pages = useRunPages(experimentIds, filter, orderBy);
 
@@ -119,6 +116,7 @@ export function RunsView({ experimentIds, query }: Props) {
         onSelect={setSelected}
         onToggleExpanded={toggleExpanded}
         onNearEnd={pages.loadMore}
+        emptyText={pages.loading || pages.error ? "" : filter ? "No runs match the filter." : "No runs."}
       />
       <footer className="runs-status" aria-live="polite">
         {pages.loading ? (

@@ -25,6 +25,15 @@ export const ATTRIBUTE_COLUMNS: Column[] = [
   { id: "source", label: "Source", width: 150, value: (r) => sourceName(tagsOf(r)) },
 ];
 
+/** The run name column (drawn by the table itself: indentation, expander, link). */
+export const NAME_COLUMN: Column = { id: "run_name", label: "Run name", width: 260, sortKey: "attributes.run_name", value: () => null };
+
+/** Any column by id: the run name, an attribute, or a picked param/metric/tag. */
+export function columnById(id: string): Column | undefined {
+  if (id === NAME_COLUMN.id) return NAME_COLUMN;
+  return ATTRIBUTE_COLUMNS.find((c) => c.id === id) ?? (id.includes(".") ? pickedColumn(id) : undefined);
+}
+
 export function StatusBadge({ status }: { status: string | null | undefined }) {
   const s = status ?? "";
   return <span className={`status status-${s.toLowerCase()}`}>{s}</span>;

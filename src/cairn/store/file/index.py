@@ -113,6 +113,11 @@ def _metric_row(run_id: str, metric: Metric) -> dict[str, Any]:
     }
 
 
+def _point_order(row: Any) -> tuple[int, int, bool, float]:
+    """Which of two points is later: by step, timestamp, NaN-ness, value (as the SQL store)."""
+    return (int(row["step"]), int(row["timestamp"]), bool(row["is_nan"]), float(row["value"]))
+
+
 def _index_dataset_id(experiment_id: str, dataset_dir_name: str) -> str:
     # the SQL schema keys datasets globally; in mlruns they are per experiment
     return layout.dataset_id(experiment_id, dataset_dir_name)
@@ -245,15 +250,42 @@ class RunIndex:
             self._set_stamp(conn, "run", run_id, run_stamp(run_dir))
 
     def _merge_latest(self, conn: sa.Connection, run_id: str, metrics: Sequence[Metric]) -> None:
-        from cairn.store.sql.dialects import point_order, update_latest_metrics
+        """Keep, per key, the later of the indexed latest point and the batch's latest.
+
+        A read-compare-write is safe here: SQLite write transactions (BEGIN IMMEDIATE)
+        run one at a time.
+        """
+        from sqlalchemy.dialects.sqlite import insert
+
+        from cairn.store.sql import tables as t
 
         latest: dict[str, dict[str, Any]] = {}
         for metric in metrics:
             row = _metric_row(run_id, metric)
             current = latest.get(metric.key)
-            if current is None or point_order(row) > point_order(current):
+            if current is None or _point_order(row) > _point_order(current):
                 latest[metric.key] = row
-        update_latest_metrics(conn, run_id, latest)
+        lm = t.latest_metrics
+        existing = {
+            row["key"]: row
+            for row in conn.execute(
+                lm.select().where(lm.c.run_uuid == run_id, lm.c.key.in_(list(latest)))
+            ).mappings()
+        }
+        winners = [
+            row
+            for key, row in latest.items()
+            if key not in existing or _point_order(row) > _point_order(existing[key])
+        ]
+        if winners:
+            stmt = insert(lm)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[lm.c.run_uuid, lm.c.key],
+                set_={
+                    c: stmt.excluded[c] for c in ("value", "timestamp", "step", "is_nan", "is_inf")
+                },
+            )
+            conn.execute(stmt, winners)
 
     def remove_run(self, run_id: str) -> None:
         engine = self._open()

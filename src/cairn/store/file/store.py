@@ -69,6 +69,7 @@ from cairn.validation import (
 
 RUN_NAME_TAG = "mlflow.runName"
 _EXPERIMENT_ID_DIGITS = 18
+_MAX_FILE_NAME_BYTES = 255
 
 
 def _now_ms() -> int:
@@ -86,6 +87,16 @@ def _as_file_uri(location: str) -> str:
     if "://" in location or location.startswith("file:"):
         return location.rstrip("/")
     return Path(location).resolve().as_uri()
+
+
+def _check_fits_on_disk(key: str) -> None:
+    """Keys are file names here: each "/"-separated part must fit the 255-byte limit."""
+    for part in key.split("/"):
+        if len(part.encode("utf-8")) > _MAX_FILE_NAME_BYTES:
+            raise InvalidParameterValue(
+                f"Key '{key[:40]}...' cannot be stored in a file store: a file name may take "
+                f"at most {_MAX_FILE_NAME_BYTES} bytes of UTF-8 between slashes."
+            )
 
 
 @contextlib.contextmanager
@@ -300,6 +311,7 @@ class FileStore:
 
     def set_experiment_tag(self, experiment_id: str, tag: ExperimentTag) -> None:
         check_experiment_tag(tag)
+        _check_fits_on_disk(tag.key)
         experiment_dir = self._active_experiment_dir(str(experiment_id), "set tags")
         replace_file(experiment_dir / layout.TAGS / tag.key, tag.value, experiment_dir)
         self.index.forget_experiment_fingerprint(str(experiment_id))
@@ -351,7 +363,9 @@ class FileStore:
             )
         return run_dir, info
 
-    def _rewrite_run(self, run_dir: Path, **changes: object) -> RunInfo:
+    def _rewrite_run(
+        self, run_dir: Path, mirror: frozenset[str] = frozenset({"info"}), **changes: object
+    ) -> RunInfo:
         """Change fields of a run's meta.yaml, atomically and under a cross-process lock."""
         with _locked(run_dir):
             meta = layout.load_yaml(run_dir / layout.META)
@@ -367,7 +381,7 @@ class FileStore:
             info = dataclasses.replace(info, **fields)  # type: ignore[arg-type]
             new_meta = {**meta, **layout.run_info_to_meta(info, deleted_time)}  # type: ignore[arg-type]
             replace_file(run_dir / layout.META, layout.dump_yaml(new_meta))
-        self.index.mirror_run(run_dir, parts=frozenset({"info"}))
+        self.index.mirror_run(run_dir, parts=mirror)
         return info
 
     # -- runs ------------------------------------------------------------------------------
@@ -390,6 +404,7 @@ class FileStore:
         tags = list(tags or ())
         for tag in tags:
             check_tag(tag)
+            _check_fits_on_disk(tag.key)
         tag_name = next((t.value for t in reversed(tags) if t.key == RUN_NAME_TAG), None)
         if run_name and tag_name and run_name != tag_name:
             raise InvalidParameterValue(
@@ -454,7 +469,7 @@ class FileStore:
             check_tag(RunTag(RUN_NAME_TAG, run_name))
             replace_file(run_dir / layout.TAGS / RUN_NAME_TAG, run_name, run_dir)
             changes["run_name"] = run_name
-        return self._rewrite_run(run_dir, **changes)
+        return self._rewrite_run(run_dir, mirror=frozenset({"info", "data"}), **changes)
 
     def delete_run(self, run_id: str) -> None:
         run_dir = self._run_dir(run_id)
@@ -482,6 +497,8 @@ class FileStore:
     ) -> None:
         check_run_id(run_id)
         check_batch(metrics, params, tags)
+        for key in [m.key for m in metrics] + [p.key for p in params] + [t.key for t in tags]:
+            _check_fits_on_disk(key)
         run_dir, _ = self._active_run_dir(run_id)
         # Every check comes before the first write, so a refused batch changes nothing.
         for param in params:

@@ -1,14 +1,14 @@
 """The few statements that differ per database: upserts, insert-or-ignore, metric values.
 
-Each takes a list of row dicts and runs as one executemany, so a batch of a thousand
-metrics costs one round of statements, not a thousand ORM flushes.
+Each runs a whole list of rows as one executemany (or one multi-row statement), so a
+batch of a thousand metrics costs a few statements, not a thousand ORM flushes.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,18 +78,8 @@ def insert_ignoring_duplicates(
     conn.execute(stmt, list(rows))
 
 
-def upsert(
-    conn: sa.Connection,
-    table: sa.Table,
-    rows: Sequence[Mapping[str, Any]],
-    where: Callable[[Any], Any] | None = None,
-) -> None:
-    """Insert ``rows``, overwriting the non-key columns of rows that already exist.
-
-    ``where(excluded)`` (PostgreSQL and SQLite only) builds a condition on the existing
-    row (``table.c``) and the proposed one (``excluded``); only where it holds is the
-    existing row overwritten.
-    """
+def upsert(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows``, overwriting the non-key columns of rows that already exist."""
     if not rows:
         return
     dialect = conn.dialect.name
@@ -100,57 +90,123 @@ def upsert(
         stmt = stmt.on_duplicate_key_update({name: stmt.inserted[name] for name in updated})
     else:
         stmt = stmt.on_conflict_do_update(
-            index_elements=keys,
-            set_={name: stmt.excluded[name] for name in updated},
-            where=where(stmt.excluded) if where is not None else None,
+            index_elements=keys, set_={name: stmt.excluded[name] for name in updated}
         )
     conn.execute(stmt, list(rows))
 
 
-def _newer_point(new: Any, old: Any) -> Any:
-    """SQL for: point ``new`` comes after ``old`` by (step, timestamp, NaN-ness, value)."""
-    same_step = new.step == old.step
-    same_time = sa.and_(same_step, new.timestamp == old.timestamp)
-    return sa.or_(
-        new.step > old.step,
-        sa.and_(same_step, new.timestamp > old.timestamp),
-        sa.and_(same_time, new.is_nan, sa.not_(old.is_nan)),
-        sa.and_(same_time, new.is_nan == old.is_nan, new.value > old.value),
+# ---------------------------------------------------------------------------------------
+# Metrics: the hot path, written as plain SQL with tuples
+# ---------------------------------------------------------------------------------------
+# SQLAlchemy's per-row parameter processing costs more than the database's own work for
+# a thousand-point batch, and psycopg2's executemany sends one row per round trip. So
+# metric points go to the driver as tuples: SQLite and PyMySQL (which folds an
+# executemany INSERT into multi-row statements) get an executemany, PostgreSQL one
+# multi-row VALUES statement per thousand rows.
+
+METRIC_COLUMNS = ("run_uuid", "key", "step", "timestamp", "value", "is_nan", "is_inf")
+_LATEST_KEY = ("run_uuid", "key")
+_LATEST_UPDATED = ("value", "timestamp", "step", "is_nan", "is_inf")
+_PG_ROWS_PER_STATEMENT = 1000
+
+
+def _bulk_insert(
+    conn: sa.Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]], suffix: str
+) -> None:
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    quote = conn.dialect.identifier_preparer.quote
+    head = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in METRIC_COLUMNS)}) VALUES "
+    )
+    if dialect == "sqlite":
+        placeholders = "(" + ", ".join("?" * len(METRIC_COLUMNS)) + ")"
+        conn.exec_driver_sql(f"{head}{placeholders} {suffix}", list(rows))
+        return
+    placeholders = "(" + ", ".join(["%s"] * len(METRIC_COLUMNS)) + ")"
+    if dialect in _MYSQL:
+        conn.exec_driver_sql(f"{head}{placeholders} {suffix}", list(rows))
+        return
+    for start in range(0, len(rows), _PG_ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _PG_ROWS_PER_STATEMENT]
+        values = ", ".join([placeholders] * len(chunk))
+        flat = tuple(value for row in chunk for value in row)
+        conn.exec_driver_sql(f"{head}{values} {suffix}", flat)
+
+
+def insert_metric_points(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Append metric points (tuples in ``METRIC_COLUMNS`` order); duplicates are skipped."""
+    if conn.dialect.name in _MYSQL:
+        # a no-op update rather than INSERT IGNORE, which would also hide real errors
+        suffix = "ON DUPLICATE KEY UPDATE run_uuid = run_uuid"
+    else:
+        suffix = "ON CONFLICT DO NOTHING"
+    _bulk_insert(conn, t.metrics, rows, suffix)
+
+
+def _newer_point_sql(conn: sa.Connection) -> str:
+    """SQL for: the proposed point (``excluded``) comes after the stored one.
+
+    Points order by (step, timestamp, NaN-ness, value), as ``point_order`` does.
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    old = quote(t.latest_metrics.name)
+
+    def both(column: str) -> tuple[str, str]:
+        return f"excluded.{quote(column)}", f"{old}.{quote(column)}"
+
+    (new_step, old_step), (new_time, old_time) = both("step"), both("timestamp")
+    (new_nan, old_nan), (new_value, old_value) = both("is_nan"), both("value")
+    same_time = f"{new_step} = {old_step} AND {new_time} = {old_time}"
+    return (
+        f"{new_step} > {old_step}"
+        f" OR ({new_step} = {old_step} AND {new_time} > {old_time})"
+        f" OR ({same_time} AND {new_nan} AND NOT {old_nan})"
+        f" OR ({same_time} AND {new_nan} = {old_nan} AND {new_value} > {old_value})"
     )
 
 
-def point_order(row: Mapping[str, Any]) -> tuple[int, int, bool, float]:
-    """The Python twin of ``_newer_point``: larger means later."""
-    return (row["step"], row["timestamp"], bool(row["is_nan"]), float(row["value"]))
+def point_order(row: Sequence[Any]) -> tuple[int, int, bool, float]:
+    """The Python twin of ``_newer_point_sql`` for a ``METRIC_COLUMNS`` tuple."""
+    return (row[2], row[3], bool(row[5]), float(row[4]))
 
 
 def update_latest_metrics(
-    conn: sa.Connection, run_id: str, latest: Mapping[str, Mapping[str, Any]]
+    conn: sa.Connection, run_id: str, latest: Mapping[str, tuple[Any, ...]]
 ) -> None:
     """Make ``latest_metrics`` hold, per key, the later of its point and ``latest[key]``.
 
-    ``latest`` maps key -> the batch's latest row (``run_uuid, key, value, timestamp,
-    step, is_nan, is_inf``). On PostgreSQL and SQLite one conditional upsert does it, safe
-    against concurrent writers. MySQL cannot condition an upsert without session
-    variables, so it locks the existing rows, compares in Python and writes the winners.
+    ``latest`` maps key -> the batch's latest point (a ``METRIC_COLUMNS`` tuple). On
+    PostgreSQL and SQLite one conditional upsert does it, safe against concurrent
+    writers. MySQL cannot condition an upsert without session variables, so it locks the
+    existing rows, compares in Python and writes the winners.
     """
     if not latest:
         return
-    lm = t.latest_metrics
-    rows = [latest[key] for key in sorted(latest)]  # sorted: same lock order everywhere
-    if conn.dialect.name not in _MYSQL:
-        upsert(conn, lm, rows, where=lambda excluded: _newer_point(excluded, lm.c))
+    quote = conn.dialect.identifier_preparer.quote
+    rows = [latest[key] for key in sorted(latest)]  # sorted: the same lock order everywhere
+    if conn.dialect.name in _MYSQL:
+        lm = t.latest_metrics
+        existing = conn.execute(
+            sa.select(lm.c.key, lm.c.step, lm.c.timestamp, lm.c.value, lm.c.is_nan)
+            .where(lm.c.run_uuid == run_id, lm.c.key.in_(list(latest)))
+            .order_by(lm.c.key)
+            .with_for_update()
+        ).all()
+        current = {
+            row.key: (run_id, row.key, row.step, row.timestamp, row.value, row.is_nan)
+            for row in existing
+        }
+        rows = [
+            row
+            for row in rows
+            if row[1] not in current or point_order(row) > point_order(current[row[1]])
+        ]
+        updates = ", ".join(f"{quote(c)} = VALUES({quote(c)})" for c in _LATEST_UPDATED)
+        _bulk_insert(conn, t.latest_metrics, rows, f"ON DUPLICATE KEY UPDATE {updates}")
         return
-    existing = conn.execute(
-        sa.select(lm.c.key, lm.c.value, lm.c.timestamp, lm.c.step, lm.c.is_nan, lm.c.is_inf)
-        .where(lm.c.run_uuid == run_id, lm.c.key.in_(list(latest)))
-        .order_by(lm.c.key)
-        .with_for_update()
-    ).mappings()
-    current: dict[str, Mapping[str, Any]] = {row["key"]: dict(row) for row in existing}
-    winners = [
-        row
-        for row in rows
-        if row["key"] not in current or point_order(row) > point_order(current[row["key"]])
-    ]
-    upsert(conn, lm, winners)
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in _LATEST_UPDATED)
+    target = ", ".join(quote(c) for c in _LATEST_KEY)
+    suffix = f"ON CONFLICT ({target}) DO UPDATE SET {updates} WHERE {_newer_point_sql(conn)}"
+    _bulk_insert(conn, t.latest_metrics, rows, suffix)

@@ -8,6 +8,7 @@ cannot disagree about what "up to date" means.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -19,6 +20,23 @@ from cairn.exceptions import InvalidState
 from cairn.store.sql.engine import create_engine, write_transaction
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def mysql_table_options(bind: sa.Connection) -> dict[str, Any]:
+    """Table options for MySQL/MariaDB: utf8mb4, compared byte for byte.
+
+    ``utf8mb4_bin`` still ignores trailing spaces ("PAD SPACE"), which would make the
+    experiment names 'a' and 'a ' collide; the no-pad binary collations do not.
+    """
+    if bind.dialect.name not in ("mysql", "mariadb"):
+        return {}
+    if getattr(bind.dialect, "is_mariadb", False):
+        collation = "utf8mb4_nopad_bin"  # MariaDB 10.2+
+    elif bind.dialect.server_version_info >= (8,):
+        collation = "utf8mb4_0900_bin"
+    else:
+        collation = "utf8mb4_bin"  # MySQL 5.7 has no binary no-pad collation
+    return {"mysql_charset": "utf8mb4", "mysql_collate": collation}
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:

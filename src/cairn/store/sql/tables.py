@@ -1,8 +1,9 @@
 """The tracking schema as SQLAlchemy Core tables: the one description migrations must match.
 
 Notes that shape the columns:
-- On MySQL/MariaDB every table uses utf8mb4 with a binary collation, so keys that differ
-  only by case are distinct and ``LIKE`` is case-sensitive, as on the other databases.
+- On MySQL/MariaDB every table uses utf8mb4 with a binary, no-pad collation, so keys that
+  differ only by case or trailing spaces are distinct and ``LIKE`` is case-sensitive, as
+  on the other databases.
 - Metric values: SQLite cannot store NaN (it becomes NULL) and MySQL stores neither NaN
   nor infinities, so NaN is stored as ``value = 0, is_nan = true`` everywhere, and MySQL
   keeps infinities as the largest finite doubles marked ``is_inf`` (see
@@ -28,8 +29,10 @@ metadata = sa.MetaData(
     }
 )
 
-# Applied to every table: MySQL's default collations compare case-insensitively.
-MYSQL_TABLE_OPTIONS: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+# Applied to every table. The collation is chosen per server when the migrations create
+# the tables (``migrate.mysql_table_options``): MySQL's default collations compare
+# case-insensitively, and even utf8mb4_bin ignores trailing spaces.
+MYSQL_TABLE_OPTIONS: dict[str, Any] = {"mysql_charset": "utf8mb4"}
 
 KEY_LENGTH = 250
 RUN_ID_LENGTH = 32

@@ -17,6 +17,7 @@ from cairn.store.sql import tables as t
 from cairn.store.sql.dialects import (
     encode_metric_value,
     insert_ignoring_duplicates,
+    insert_metric_points,
     point_order,
     update_latest_metrics,
     upsert,
@@ -83,24 +84,17 @@ def write_metrics(conn: sa.Connection, run_id: str, metrics: Sequence[Metric]) -
     if not metrics:
         return
     dialect = conn.dialect.name
-    rows: list[dict[str, Any]] = []
-    latest: dict[str, dict[str, Any]] = {}
+    rows: list[tuple[Any, ...]] = []
+    latest: dict[str, tuple[Any, ...]] = {}
     for metric in metrics:
         value, is_nan, is_inf = encode_metric_value(metric.value, dialect)
-        row = {
-            "run_uuid": run_id,
-            "key": metric.key,
-            "step": int(metric.step),
-            "timestamp": int(metric.timestamp),
-            "value": value,
-            "is_nan": is_nan,
-            "is_inf": is_inf,
-        }
+        # in METRIC_COLUMNS order
+        row = (run_id, metric.key, int(metric.step), int(metric.timestamp), value, is_nan, is_inf)
         rows.append(row)
         current = latest.get(metric.key)
         if current is None or point_order(row) > point_order(current):
             latest[metric.key] = row
-    insert_ignoring_duplicates(conn, t.metrics, rows)
+    insert_metric_points(conn, rows)
     update_latest_metrics(conn, run_id, latest)
 
 

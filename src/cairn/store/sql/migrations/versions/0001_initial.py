@@ -7,17 +7,15 @@ Create Date: 2026-01-10
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
+
+from cairn.store.sql.migrate import mysql_table_options
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 
 def _run_fk(table: str) -> sa.ForeignKeyConstraint:
@@ -27,6 +25,7 @@ def _run_fk(table: str) -> sa.ForeignKeyConstraint:
 
 
 def upgrade() -> None:
+    mysql = mysql_table_options(op.get_bind())
     op.create_table(
         "experiments",
         sa.Column("experiment_id", sa.Integer(), autoincrement=True, nullable=False),
@@ -37,7 +36,7 @@ def upgrade() -> None:
         sa.Column("last_update_time", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("experiment_id", name=op.f("pk_experiments")),
         sa.UniqueConstraint("name", name=op.f("uq_experiments_name")),
-        **MYSQL,
+        **mysql,
     )
     op.create_table(
         "experiment_tags",
@@ -50,7 +49,7 @@ def upgrade() -> None:
             name=op.f("fk_experiment_tags_experiment_id_experiments"),
         ),
         sa.PrimaryKeyConstraint("experiment_id", "key", name=op.f("pk_experiment_tags")),
-        **MYSQL,
+        **mysql,
     )
     op.create_table(
         "runs",
@@ -70,7 +69,7 @@ def upgrade() -> None:
             name=op.f("fk_runs_experiment_id_experiments"),
         ),
         sa.PrimaryKeyConstraint("run_uuid", name=op.f("pk_runs")),
-        **MYSQL,
+        **mysql,
     )
     op.create_index(
         op.f("ix_runs_experiment_id_start_time"), "runs", ["experiment_id", "start_time"]
@@ -86,7 +85,7 @@ def upgrade() -> None:
             sa.Column("value", sa.String(length=value_length), nullable=False),
             _run_fk(table),
             sa.PrimaryKeyConstraint("run_uuid", "key", name=op.f(f"pk_{table}")),
-            **MYSQL,
+            **mysql,
         )
     op.create_table(
         "metrics",
@@ -108,7 +107,7 @@ def upgrade() -> None:
             "is_inf",
             name=op.f("pk_metrics"),
         ),
-        **MYSQL,
+        **mysql,
     )
     op.create_table(
         "latest_metrics",
@@ -121,7 +120,7 @@ def upgrade() -> None:
         sa.Column("is_inf", sa.Boolean(), nullable=False),
         _run_fk("latest_metrics"),
         sa.PrimaryKeyConstraint("run_uuid", "key", name=op.f("pk_latest_metrics")),
-        **MYSQL,
+        **mysql,
     )
     op.create_index(op.f("ix_latest_metrics_key_value"), "latest_metrics", ["key", "value"])
 

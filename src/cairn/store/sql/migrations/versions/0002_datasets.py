@@ -7,10 +7,10 @@ Create Date: 2026-01-10
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from alembic import op
+
+from cairn.store.sql.migrate import mysql_table_options
 from sqlalchemy.dialects import mysql
 
 revision = "0002"
@@ -18,13 +18,13 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 # TEXT holds only 64 KiB on MySQL; schemas and profiles may be far larger.
 MEDIUM_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 
 def upgrade() -> None:
+    mysql = mysql_table_options(op.get_bind())
     op.create_table(
         "datasets",
         sa.Column("dataset_uuid", sa.String(length=36), nullable=False),
@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "experiment_id", "name", "digest", name=op.f("uq_datasets_experiment_id_name_digest")
         ),
-        **MYSQL,
+        **mysql,
     )
     op.create_table(
         "inputs",
@@ -63,7 +63,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "run_uuid", "dataset_uuid", name=op.f("uq_inputs_run_uuid_dataset_uuid")
         ),
-        **MYSQL,
+        **mysql,
     )
     op.create_index(op.f("ix_inputs_dataset_uuid"), "inputs", ["dataset_uuid"])
     op.create_table(
@@ -75,7 +75,7 @@ def upgrade() -> None:
             ["input_uuid"], ["inputs.input_uuid"], name=op.f("fk_input_tags_input_uuid_inputs")
         ),
         sa.PrimaryKeyConstraint("input_uuid", "name", name=op.f("pk_input_tags")),
-        **MYSQL,
+        **mysql,
     )
 
 

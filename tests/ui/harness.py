@@ -55,14 +55,26 @@ def free_port() -> int:
         return port
 
 
-def start_server(backend_uri: str, artifacts_destination: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    backend_uri: str, artifacts_destination: Path, log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
     """Start the server in its own process and wait until it answers /health."""
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-c", _SERVER_SCRIPT, backend_uri, str(artifacts_destination), str(port)],
+            [
+                sys.executable,
+                "-c",
+                _SERVER_SCRIPT,
+                backend_uri,
+                str(artifacts_destination),
+                str(port),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
+            cwd=log.parent,
+            # the developer's tracking settings must not leak into the test server
+            env={k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "CAIRN_"))},
         )
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -1,0 +1,1 @@
+"""Cairn's benchmark suite: ``python -m benchmarks`` runs every workload beside MLflow."""

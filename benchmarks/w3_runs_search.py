@@ -1,0 +1,66 @@
+"""W3: runs with 5 params, 5 metrics and 3 tags: creation, filtered search, full listing.
+
+    python -m benchmarks.w3_runs_search --impl cairn|mlflow [--quick] [--runs N]
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+
+from benchmarks.common import Results, import_impl, parse_args, scratch_dir, size, store_uri
+
+QUICK = {"cairn": 1_000, "mlflow": 200}
+FULL = {"cairn": 10_000, "mlflow": 2_000}
+QUERIES = [
+    ("metrics.m0 > 0.5 and params.p1 = 'v1'", ["metrics.m1 DESC"]),
+    ("tags.t0 LIKE 'tag-1%'", ["params.p2 ASC"]),
+    ("metrics.m2 < 0.3", ["attributes.start_time DESC"]),
+    ("params.p0 = 'v3' and metrics.m4 >= 0.1", ["metrics.m0 ASC"]),
+]
+
+
+def main() -> None:
+    args = parse_args(__doc__, runs=0)
+    runs = size(args, "runs", QUICK, FULL)
+    mlflow = import_impl(args.impl)
+    results = Results("W3", args.impl)
+    for backend in ("file", "sqlite"):
+        with scratch_dir() as directory:
+            mlflow.set_tracking_uri(store_uri(backend, directory))
+            experiment_id = mlflow.set_experiment("w3").experiment_id
+            rng = random.Random(7)
+            started = time.perf_counter()
+            for _ in range(runs):
+                with mlflow.start_run():
+                    mlflow.log_params({f"p{k}": f"v{rng.randrange(10)}" for k in range(5)})
+                    mlflow.log_metrics({f"m{k}": rng.random() for k in range(5)})
+                    mlflow.set_tags({f"t{k}": f"tag-{rng.randrange(100)}" for k in range(3)})
+            created = runs / (time.perf_counter() - started)
+            client = mlflow.MlflowClient()
+            latencies = []
+            for filter_string, order_by in QUERIES * 2:
+                t0 = time.perf_counter()
+                client.search_runs([experiment_id], filter_string, max_results=100, order_by=order_by)
+                latencies.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            listed, token = 0, None
+            while True:
+                page = client.search_runs([experiment_id], max_results=1000, page_token=token)
+                listed += len(page)
+                token = page.token
+                if not token:
+                    break
+            listing = time.perf_counter() - t0
+            assert listed == runs, (listed, runs)
+        label = f"{runs:,} runs"
+        results.add(f"{backend}: run creation", created, "runs/s", target_ratio=20.0, size=label)
+        results.add(f"{backend}: filtered+ordered search, top 100 (median)", statistics.median(latencies), "s",
+                    higher_is_better=False, target_ratio=100.0, target_abs=0.1, size=label)
+        results.add(f"{backend}: full paginated listing", listing, "s", higher_is_better=False, target_ratio=20.0, size=label)
+    results.emit()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,389 @@
+"""Non-blocking logging: a bounded background queue that batches writes per run.
+
+Logging calls validate their input where they are made, then hand it to the process's
+``BatchingLogger`` (``get_logger()``). One daemon thread gathers what was handed over
+for about ``CAIRN_ASYNC_LOGGING_FLUSH_INTERVAL`` seconds (or until a full batch is
+waiting), groups it per run into batches within MLflow's limits, and writes each batch
+with one ``store.log_batch`` call.
+
+Guarantees:
+- Read-your-writes: ``flush(run_id)`` returns once everything enqueued for that run
+  before the call is in the store; ``flush()`` does the same for every run. The process
+  flushes at interpreter exit.
+- Bounded memory: at most ``CAIRN_ASYNC_LOGGING_QUEUE_SIZE`` entities (metrics, params
+  and tags) are held, counting those being written; a caller that would exceed it waits.
+  Nothing is dropped.
+- Failures are never swallowed: a ``log_batch`` that raises is recorded with what it
+  carried, and ``AsyncLoggingError`` is raised at the next flush of that run (or any
+  ``flush()``), after the rest of the queue has been written.
+- Order: one worker writes the queue in the order it was filled, so the points of one
+  metric reach the store in the order they were logged; within one batch a later tag
+  value replaces an earlier one, and a param logged again with a different value starts
+  a new batch, so the store judges it exactly as it would a synchronous call.
+- Each batch is handed to the store once; the logger never retries. Retrying a
+  request belongs to the REST store, which may resend only what the server applies
+  idempotently (see ``cairn.store.journal`` for the offline case).
+- Fork: a child process starts with an empty logger and no worker; what the parent had
+  queued is the parent's to write.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cairn import env
+from cairn.exceptions import MlflowException
+from cairn.validation import (
+    MAX_ENTITIES_PER_BATCH,
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAMS_TAGS_PER_BATCH,
+)
+
+if TYPE_CHECKING:
+    from cairn.entities import Metric, Param, RunTag
+    from cairn.store.tracking import TrackingStore
+
+__all__ = [
+    "AsyncLoggingError",
+    "BatchFailure",
+    "BatchingLogger",
+    "flush",
+    "get_logger",
+    "should_log_async",
+]
+
+# (sequence number, store, run id, metrics, params, tags)
+_Item = tuple[int, "TrackingStore", str, Sequence["Metric"], Sequence["Param"], Sequence["RunTag"]]
+_Batch = tuple[list["Metric"], list["Param"], list["RunTag"]]
+_MAX_KEYS_NAMED = 10
+
+
+@dataclass(frozen=True)
+class BatchFailure:
+    """One ``log_batch`` the background logger could not make, and what it carried."""
+
+    run_id: str
+    metric_keys: tuple[str, ...]
+    param_keys: tuple[str, ...]
+    tag_keys: tuple[str, ...]
+    metric_count: int
+    error: BaseException
+
+    def describe(self) -> str:
+        """One line naming the run, the counts and keys, and the store's message."""
+        parts = []
+        for what, keys, count in (
+            ("metrics", self.metric_keys, self.metric_count),
+            ("params", self.param_keys, len(self.param_keys)),
+            ("tags", self.tag_keys, len(self.tag_keys)),
+        ):
+            if count:
+                named = ", ".join(keys[:_MAX_KEYS_NAMED])
+                more = ", ..." if len(keys) > _MAX_KEYS_NAMED else ""
+                parts.append(f"{count} {what} ({named}{more})")
+        message = getattr(self.error, "message", None) or str(self.error)
+        return (
+            f"run {self.run_id}: {'; '.join(parts) or 'empty batch'} not logged: "
+            f"{type(self.error).__name__}: {message}"
+        )
+
+
+class AsyncLoggingError(MlflowException):
+    """Data logged in the background did not reach the store.
+
+    Carries the store's error code when it raised an ``MlflowException`` (a changed
+    param stays ``INVALID_PARAMETER_VALUE``), and every failure in ``failures``.
+    """
+
+    def __init__(self, failures: Sequence[BatchFailure]) -> None:
+        self.failures = tuple(failures)
+        first = self.failures[0].error
+        code = first.error_code if isinstance(first, MlflowException) else None
+        lines = "\n".join(f"  {failure.describe()}" for failure in self.failures)
+        count = len(self.failures)
+        super().__init__(
+            f"{count} background logging batch{'es' if count > 1 else ''} failed:\n{lines}",
+            error_code=code,
+        )
+
+
+def should_log_async(synchronous: bool | None) -> bool:
+    """Whether a logging call goes through the queue: ``synchronous`` wins, else the env."""
+    if synchronous is not None:
+        return not synchronous
+    return bool(env.ASYNC_LOGGING.get())
+
+
+class BatchingLogger:
+    """A bounded queue of validated writes and the one thread that batches them out."""
+
+    def __init__(self, flush_interval: float | None = None, max_queue: int | None = None) -> None:
+        interval = (
+            env.ASYNC_LOGGING_FLUSH_INTERVAL.get() if flush_interval is None else flush_interval
+        )
+        size = env.ASYNC_LOGGING_QUEUE_SIZE.get() if max_queue is None else max_queue
+        self.flush_interval = max(0.0, float(interval or 0.0))
+        self.max_queue = max(1, int(size or 1))
+        self._reset_state()
+        _instances.add(self)
+
+    def _reset_state(self) -> None:
+        # Called at construction and in a forked child, where the parent's locks may be
+        # held by threads that do not exist there.
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._not_full = threading.Condition(self._lock)
+        self._done = threading.Condition(self._lock)
+        self._queue: list[_Item] = []
+        self._queued = 0  # entities waiting in _queue
+        self._pending = 0  # entities not yet written (queued or being written)
+        self._seq = 0
+        self._done_seq = 0
+        self._last_seq: dict[str, int] = {}
+        self._failures: list[BatchFailure] = []
+        self._flush_requested = False
+        self._closing = False
+        self._worker: threading.Thread | None = None
+
+    # -- producers ---------------------------------------------------------------------
+    def enqueue(
+        self,
+        store: TrackingStore,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Queue already-validated data for ``store.log_batch``; waits while the queue is full."""
+        size = len(metrics) + len(params) + len(tags)
+        if not size:
+            return
+        with self._lock:
+            if self._closing:
+                raise MlflowException("The background logger is closed; log synchronously.")
+            if self._worker is None or not self._worker.is_alive():
+                self._start_worker()
+            # An item larger than the whole queue is let in once the queue is empty.
+            while self._pending and self._pending + size > self.max_queue:
+                self._not_full.wait()
+            self._seq += 1
+            self._queue.append((self._seq, store, run_id, metrics, params, tags))
+            self._last_seq[run_id] = self._seq
+            self._pending += size
+            before = self._queued
+            self._queued = before + size
+            if before < MAX_ENTITIES_PER_BATCH <= self._queued:
+                self._work.notify()
+
+    def flush(self, run_id: str | None = None, timeout: float | None = None) -> None:
+        """Wait until what was enqueued before this call (for ``run_id``, or all) is written.
+
+        Raises:
+            AsyncLoggingError: a batch of that run (of any run without ``run_id``) failed
+                since the last flush; each failure is reported once.
+            TimeoutError: ``timeout`` seconds passed first.
+        """
+        if threading.current_thread() is self._worker:
+            return  # a store that flushes from inside log_batch must not wait for itself
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            target = self._seq if run_id is None else self._last_seq.get(run_id, 0)
+            if self._done_seq < target:
+                self._flush_requested = True
+                self._work.notify()
+            while self._done_seq < target:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(
+                        f"Background logging did not finish within {timeout} seconds."
+                    )
+                self._done.wait(remaining)
+            if run_id is not None and self._last_seq.get(run_id, 0) <= self._done_seq:
+                self._last_seq.pop(run_id, None)
+            failures = [f for f in self._failures if run_id is None or f.run_id == run_id]
+            if failures:
+                self._failures = [
+                    f for f in self._failures if run_id is not None and f.run_id != run_id
+                ]
+        if failures:
+            raise AsyncLoggingError(failures)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush everything, then stop the worker; later enqueues raise."""
+        try:
+            self.flush(timeout=timeout)
+        finally:
+            with self._lock:
+                self._closing = True
+                self._work.notify()
+                worker = self._worker
+            if worker is not None and worker is not threading.current_thread():
+                worker.join(timeout)
+
+    # -- the worker --------------------------------------------------------------------
+    def _start_worker(self) -> None:
+        self._worker = threading.Thread(target=self._run, name="cairn-batching-logger", daemon=True)
+        self._worker.start()
+
+    def _run(self) -> None:
+        while True:
+            items = self._take_items()
+            if items is None:
+                return
+            written = sum(len(item[3]) + len(item[4]) + len(item[5]) for item in items)
+            try:
+                self._write(items)
+            finally:
+                with self._lock:
+                    self._pending -= written
+                    self._done_seq = items[-1][0]
+                    self._not_full.notify_all()
+                    self._done.notify_all()
+
+    def _take_items(self) -> list[_Item] | None:
+        """Wait for work, gather for up to one interval, and take the whole queue."""
+        with self._lock:
+            while not self._queue:
+                if self._closing:
+                    return None
+                self._work.wait()
+            deadline = time.monotonic() + self.flush_interval
+            while (
+                self._queued < MAX_ENTITIES_PER_BATCH
+                and not self._flush_requested
+                and not self._closing
+            ):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._work.wait(remaining)
+            items, self._queue = self._queue, []
+            self._queued = 0
+            self._flush_requested = False
+            return items
+
+    def _write(self, items: list[_Item]) -> None:
+        """Write ``items`` run by run, recording each batch the store refuses."""
+        groups: dict[tuple[int, str], tuple[TrackingStore, list[_Item]]] = {}
+        for item in items:
+            groups.setdefault((id(item[1]), item[2]), (item[1], []))[1].append(item)
+        for (_, run_id), (store, run_items) in groups.items():
+            for metrics, params, tags in build_batches(run_items):
+                try:
+                    store.log_batch(run_id, metrics, params, tags)
+                except Exception as error:
+                    failure = BatchFailure(
+                        run_id,
+                        tuple(dict.fromkeys(m.key for m in metrics)),
+                        tuple(p.key for p in params),
+                        tuple(t.key for t in tags),
+                        len(metrics),
+                        error,
+                    )
+                    with self._lock:
+                        self._failures.append(failure)
+
+
+def build_batches(items: Sequence[_Item]) -> list[_Batch]:
+    """Pack one run's items, in order, into as few batches within MLflow's limits as possible."""
+    batches: list[_Batch] = []
+    metrics: list[Metric] = []
+    params: dict[str, Param] = {}
+    tags: dict[str, RunTag] = {}
+
+    def emit() -> None:
+        nonlocal metrics, params, tags
+        if metrics or params or tags:
+            batches.append((metrics, list(params.values()), list(tags.values())))
+        metrics, params, tags = [], {}, {}
+
+    for item in items:
+        new_metrics, new_params, new_tags = item[3], item[4], item[5]
+        start = 0
+        while start < len(new_metrics):
+            room = min(
+                MAX_METRICS_PER_BATCH - len(metrics),
+                MAX_ENTITIES_PER_BATCH - len(metrics) - len(params) - len(tags),
+            )
+            if room <= 0:
+                emit()
+                continue
+            chunk = new_metrics[start : start + room]
+            metrics.extend(chunk)
+            start += len(chunk)
+        for param in new_params:
+            old = params.get(param.key)
+            if old is not None:
+                if old.value == param.value:
+                    continue
+                emit()  # the store must see the change on its own and refuse it
+            elif (
+                len(params) >= MAX_PARAMS_TAGS_PER_BATCH
+                or len(metrics) + len(params) + len(tags) >= MAX_ENTITIES_PER_BATCH
+            ):
+                emit()
+            params[param.key] = param
+        for tag in new_tags:
+            if tag.key in tags:
+                del tags[tag.key]  # the later value wins, as successive set_tag calls do
+            elif (
+                len(tags) >= MAX_PARAMS_TAGS_PER_BATCH
+                or len(metrics) + len(params) + len(tags) >= MAX_ENTITIES_PER_BATCH
+            ):
+                emit()
+            tags[tag.key] = tag
+    emit()
+    return batches
+
+
+# -- the process's logger ----------------------------------------------------------------
+_instances: weakref.WeakSet[BatchingLogger] = weakref.WeakSet()
+_process_logger: BatchingLogger | None = None
+_process_lock = threading.Lock()
+
+
+def get_logger() -> BatchingLogger:
+    """The process's logger, created on first use with the settings from the environment."""
+    global _process_logger
+    logger = _process_logger
+    if logger is None:
+        with _process_lock:
+            if _process_logger is None:
+                _process_logger = BatchingLogger()
+            logger = _process_logger
+    return logger
+
+
+def flush(run_id: str | None = None, timeout: float | None = None) -> None:
+    """Flush the process's logger (a no-op when nothing was ever queued)."""
+    if _process_logger is not None:
+        _process_logger.flush(run_id, timeout)
+
+
+def _after_fork_in_child() -> None:
+    global _process_lock
+    _process_lock = threading.Lock()
+    for logger in list(_instances):
+        logger._reset_state()
+
+
+def _flush_at_exit() -> None:
+    for logger in list(_instances):
+        try:
+            logger.flush()
+        except AsyncLoggingError as error:
+            # Exceptions cannot propagate out of exit; say loudly what was not logged.
+            print(f"cairn: {error.message}", file=sys.stderr)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_flush_at_exit)

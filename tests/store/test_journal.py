@@ -1,0 +1,270 @@
+"""The offline journal: durability, torn lines after a crash, exactly-once replay."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from cairn import env
+from cairn.entities import Metric, Param, RunTag
+from cairn.store.journal import (
+    JOURNAL_BATCH_TAG,
+    Journal,
+    JournalBatch,
+    journal_dir_for,
+)
+from cairn.store.registry import create_tracking_store
+from cairn.validation import MAX_PARAMS_TAGS_PER_BATCH
+
+
+def batch(run_id: str, first_step: int, n: int = 3, **extra: Any) -> JournalBatch:
+    metrics = tuple(
+        Metric("loss", float(s), 1000 + s, s) for s in range(first_step, first_step + n)
+    )
+    return JournalBatch(run_id, metrics, **extra)
+
+
+class FlakyStore:
+    """Fails the first ``failures`` log_batch calls, then records what it is sent."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.batches: list[tuple[str, list[Metric], list[Param], list[RunTag]]] = []
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("server unreachable")
+        self.batches.append((run_id, list(metrics), list(params), list(tags)))
+
+    def get_run(self, run_id: str) -> SimpleNamespace:
+        tags: dict[str, str] = {}
+        for rid, _, _, batch_tags in self.batches:
+            if rid == run_id:
+                tags.update({t.key: t.value for t in batch_tags})
+        return SimpleNamespace(data=SimpleNamespace(tags=tags))
+
+    def steps(self) -> list[int]:
+        return [m.step for _, metrics, _, _ in self.batches for m in metrics]
+
+
+def test_append_pending_and_mark_done_survive_a_new_process_view(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j")
+    first = journal.append(batch("r1", 0, params=(Param("lr", "0.1"),)))
+    second = journal.append(batch("r1", 3, tags=(RunTag("phase", "train"),)))
+    assert (first, second) == ([1], [2])
+    journal.mark_done(1)
+    reopened = Journal(tmp_path / "j")
+    [(seq, pending)] = list(reopened.pending())
+    assert seq == 2
+    assert [m.step for m in pending.metrics] == [3, 4, 5]
+    assert pending.tags == (RunTag("phase", "train"),)
+    assert len(reopened) == 1
+
+
+def test_values_round_trip_exactly_including_nan_and_infinity(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    metrics = (Metric("a", math.nan, 1, 0), Metric("b", -math.inf, 2, 1), Metric("c", 0.1, 3, 2))
+    original = JournalBatch("r", metrics, (Param("p", "ü ✓"),), (RunTag("t", 'quote " \n'),))
+    journal.append(original)
+    [(_, loaded)] = list(journal.pending())
+    assert loaded.batch_id == original.batch_id
+    assert math.isnan(loaded.metrics[0].value)
+    assert loaded.metrics[1:] == metrics[1:]
+    assert (loaded.params, loaded.tags) == (original.params, original.tags)
+
+
+def test_replay_after_failures_sends_each_batch_once_in_order(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    for i in range(5):
+        journal.append(batch("r1", i * 3))
+    store = FlakyStore(failures=2)
+    with pytest.raises(ConnectionError):
+        journal.replay(store)  # type: ignore[arg-type]
+    with pytest.raises(ConnectionError):
+        journal.replay(store)  # type: ignore[arg-type]
+    assert len(journal) == 5
+    assert journal.replay(store) == 5  # type: ignore[arg-type]
+    assert store.steps() == list(range(15))
+    assert journal.replay(store) == 0  # type: ignore[arg-type]
+    assert store.steps() == list(range(15))
+    assert not (tmp_path / "batches.jsonl").exists()  # compacted once empty
+
+
+def test_replay_stops_at_a_failure_and_keeps_the_rest_pending(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    for i in range(3):
+        journal.append(batch("r1", i * 3))
+
+    class FailsSecond(FlakyStore):
+        def log_batch(self, run_id: str, metrics: Sequence[Metric] = (), *args: Any) -> None:
+            if metrics[0].step == 3 and not getattr(self, "failed", False):
+                self.failed = True
+                raise ConnectionError("down again")
+            super().log_batch(run_id, metrics, *args)
+
+    store = FailsSecond()
+    with pytest.raises(ConnectionError):
+        journal.replay(store)  # type: ignore[arg-type]
+    assert [seq for seq, _ in journal.pending()] == [2, 3]
+    journal.replay(store)  # type: ignore[arg-type]
+    assert store.steps() == list(range(9))
+
+
+def test_each_batch_is_sent_with_its_id_tag(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    item = batch("r1", 0, tags=(RunTag("a", "1"),))
+    journal.append(item)
+    store = FlakyStore()
+    journal.replay(store)  # type: ignore[arg-type]
+    [(_, _, _, tags)] = store.batches
+    assert tags == [RunTag("a", "1"), RunTag(JOURNAL_BATCH_TAG, item.batch_id)]
+
+
+def test_a_full_batch_is_split_to_make_room_for_the_id_tag(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    tags = tuple(RunTag(f"t{i}", "v") for i in range(MAX_PARAMS_TAGS_PER_BATCH))
+    assert journal.append(JournalBatch("r", tags=tags)) == [1, 2]
+    store = FlakyStore()
+    journal.replay(store)  # type: ignore[arg-type]
+    sent = [t.key for _, _, _, ts in store.batches for t in ts if t.key != JOURNAL_BATCH_TAG]
+    assert sent == [t.key for t in tags]
+    assert all(len(ts) <= MAX_PARAMS_TAGS_PER_BATCH for _, _, _, ts in store.batches)
+
+
+def test_a_batch_appended_twice_is_replayed_once(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    item = batch("r1", 0)
+    journal.append(item)
+    journal.append(item)  # e.g. two failover attempts journaled the same batch
+    store = FlakyStore()
+    assert journal.replay(store) == 1  # type: ignore[arg-type]
+    assert store.steps() == [0, 1, 2]
+
+
+@pytest.fixture
+def file_store_run(store_uri_factory: Callable[[str], str]) -> tuple[Any, str]:
+    # The file store appends every point it is given: a duplicate would show.
+    store = create_tracking_store(store_uri_factory("file"))
+    return store, store.create_run("0", "me", 0, [], None).info.run_id
+
+
+def test_a_crash_between_the_store_and_mark_done_does_not_duplicate(
+    tmp_path: Path, file_store_run: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, run_id = file_store_run
+    journal = Journal(tmp_path / "j")
+    journal.append(batch(run_id, 0))
+    journal.append(batch(run_id, 3))
+
+    def crash(seq: int) -> None:
+        raise SystemExit("killed after the store applied the batch")
+
+    monkeypatch.setattr(journal, "mark_done", crash)
+    with pytest.raises(SystemExit):
+        journal.replay(store)
+    # a new process: same files, nothing in memory
+    restarted = Journal(tmp_path / "j")
+    assert restarted.replay(store) == 1  # the first was found applied, the second sent
+    history = store.get_metric_history(run_id, "loss")
+    assert [m.step for m in history] == list(range(6))
+    assert len(restarted) == 0
+
+
+def test_an_uncertain_batch_that_never_arrived_is_replayed(
+    tmp_path: Path, file_store_run: tuple[Any, str]
+) -> None:
+    store, run_id = file_store_run
+    journal = Journal(tmp_path)
+    arrived = batch(run_id, 0)
+    store.log_batch(run_id, *arrived.store_args())  # the server applied it, the reply was lost
+    journal.append(arrived, uncertain=True)
+    journal.append(batch(run_id, 3), uncertain=True)  # this one never reached it
+    assert journal.replay(store) == 1
+    assert [m.step for m in store.get_metric_history(run_id, "loss")] == list(range(6))
+
+
+def test_journal_directory_follows_xdg_and_hashes_the_uri(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    a = journal_dir_for("http://tracking:5000")
+    assert a.parent == tmp_path / "cache" / "cairn" / "journal"
+    assert a != journal_dir_for("http://other:5000")
+    # credentials do not change which journal a server has, nor are they written down
+    assert journal_dir_for("http://user:secret@tracking:5000") == a
+    journal = Journal.for_tracking_uri("http://user:secret@tracking:5000")
+    assert journal.tracking_uri == "http://tracking:5000"
+    assert "secret" not in (journal.directory / "uri").read_text()
+    monkeypatch.setenv(env.JOURNAL_DIR.name, str(tmp_path / "elsewhere"))
+    assert journal_dir_for("http://tracking:5000").parent == tmp_path / "elsewhere"
+
+
+def test_a_torn_last_line_is_ignored_and_cut_before_the_next_append(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    journal.append(batch("r", 0))
+    with open(tmp_path / "batches.jsonl", "ab") as handle:
+        handle.write(b'{"seq":2,"id":"abc","run_id":"r","metr')
+    assert [seq for seq, _ in journal.pending()] == [1]
+    journal.append(batch("r", 3))
+    assert [seq for seq, _ in Journal(tmp_path).pending()] == [1, 2]
+
+
+def test_kill_9_mid_append_leaves_a_readable_journal(tmp_path: Path) -> None:
+    directory = tmp_path / "j"
+    code = f"""
+        import sys
+        from cairn.entities import Metric
+        from cairn.store.journal import Journal, JournalBatch
+        journal = Journal({str(directory)!r})
+        print("ready", flush=True)
+        step = 0
+        while True:
+            metrics = tuple(Metric("m" * 200, 0.5, 1, step + i) for i in range(999))
+            journal.append(JournalBatch("run", metrics))
+            step += 999
+        """
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        journal_file = directory / "batches.jsonl"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # let it write a few batches, then kill it
+            if journal_file.exists() and journal_file.stat().st_size > 1_000_000:
+                break
+            time.sleep(0.01)
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait(30)
+        if child.stdout is not None:
+            child.stdout.close()
+    journal = Journal(directory)
+    pending = list(journal.pending())
+    assert pending, "the child wrote at least one whole batch"
+    steps = [m.step for _, b in pending for m in b.metrics]
+    assert steps == list(range(len(steps)))  # whole batches only, no gaps
+    assert all(len(b.metrics) == 999 for _, b in pending)
+    next_seq = pending[-1][0] + 1
+    assert journal.append(batch("run", 0)) == [next_seq]
+    assert [seq for seq, _ in Journal(directory).pending()][-1] == next_seq
