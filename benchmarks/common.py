@@ -26,7 +26,9 @@ from types import ModuleType
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-MLFLOW_PYTHON = Path(os.environ.get("CAIRN_BENCH_MLFLOW_PYTHON", REPO / ".venv-mlflow" / "bin" / "python"))
+MLFLOW_PYTHON = Path(
+    os.environ.get("CAIRN_BENCH_MLFLOW_PYTHON", REPO / ".venv-mlflow" / "bin" / "python")
+)
 RESULT_PREFIX = "BENCH-RESULT "
 
 
@@ -52,21 +54,41 @@ class Results:
     def add(self, *args: Any, **kwargs: Any) -> Figure:
         figure = Figure(*args, **kwargs)
         self.figures.append(figure)
-        print(f"  [{self.impl}] {figure.name}: {figure.value:.4g} {figure.unit} {figure.size}", file=sys.stderr, flush=True)
+        print(
+            f"  [{self.impl}] {figure.name}: {figure.value:.4g} {figure.unit} {figure.size}",
+            file=sys.stderr,
+            flush=True,
+        )
         return figure
 
     def emit(self) -> None:
-        print(RESULT_PREFIX + json.dumps({"workload": self.workload, "impl": self.impl, "figures": [asdict(f) for f in self.figures]}), flush=True)
+        print(
+            RESULT_PREFIX
+            + json.dumps(
+                {
+                    "workload": self.workload,
+                    "impl": self.impl,
+                    "figures": [asdict(f) for f in self.figures],
+                }
+            ),
+            flush=True,
+        )
 
 
 def parse_args(doc: str | None, **extra: Any) -> argparse.Namespace:
     """``--impl cairn|mlflow`` and ``--quick``, plus a workload's own ``--name default`` sizes."""
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--impl", choices=["cairn", "mlflow"], default="cairn")
-    parser.add_argument("--quick", action="store_true", help="small sizes (the whole suite in ~2 minutes)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (the whole suite in ~2 minutes)"
+    )
     for name, default in extra.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=None)
     args = parser.parse_args()
+    # MLflow 3 refuses its file store unless told otherwise; telemetry would add noise.
+    # Set here, so the workload's own children (servers, W6's processes) inherit them.
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     return args
 
 
@@ -151,11 +173,29 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         module = "cairn" if impl == "cairn" else "mlflow"
-        command = [sys.executable, "-m", module, "server", "--backend-store-uri", backend_uri,
-                   "--artifacts-destination", str(artifacts), "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [
+            sys.executable,
+            "-m",
+            module,
+            "server",
+            "--backend-store-uri",
+            backend_uri,
+            "--artifacts-destination",
+            str(artifacts),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
         started = time.perf_counter()
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True)
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
         self._wait_ready()
         self.startup_s = time.perf_counter() - started
         self.peak_rss = 0
@@ -169,7 +209,9 @@ class Server:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stderr.read().decode()[-2000:] if self.process.stderr else ''}")
+                raise RuntimeError(
+                    f"server exited: {self.process.stderr.read().decode()[-2000:] if self.process.stderr else ''}"
+                )
             try:
                 if requests.get(self.url + "/health", timeout=1).status_code == 200:
                     return

@@ -1,13 +1,21 @@
 """W2: ``MlflowClient.log_batch`` of 1,000 metrics per call, counting the run's end.
 
-    python -m benchmarks.w2_log_batch --impl cairn|mlflow [--quick] [--points N]
+python -m benchmarks.w2_log_batch --impl cairn|mlflow [--quick] [--points N]
 """
 
 from __future__ import annotations
 
 import time
 
-from benchmarks.common import Results, entities, import_impl, parse_args, scratch_dir, size, store_uri
+from benchmarks.common import (
+    Results,
+    entities,
+    import_impl,
+    parse_args,
+    scratch_dir,
+    size,
+    store_uri,
+)
 
 QUICK = {"cairn": 20_000, "mlflow": 10_000}
 FULL = {"cairn": 100_000, "mlflow": 100_000}
@@ -38,7 +46,13 @@ def main() -> None:
     for backend in ("file", "sqlite"):
         with scratch_dir() as directory:
             rate = measure(args.impl, store_uri(backend, directory), points)
-        results.add(f"{backend}: log_batch of 1,000 metrics", rate, "points/s", target_ratio=20.0, size=f"{points:,} points")
+        results.add(
+            f"{backend}: log_batch of 1,000 metrics",
+            rate,
+            "points/s",
+            target_ratio=20.0,
+            size=f"{points:,} points",
+        )
     results.emit()
 
 

@@ -1,6 +1,6 @@
 """W3: runs with 5 params, 5 metrics and 3 tags: creation, filtered search, full listing.
 
-    python -m benchmarks.w3_runs_search --impl cairn|mlflow [--quick] [--runs N]
+python -m benchmarks.w3_runs_search --impl cairn|mlflow [--quick] [--runs N]
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def main() -> None:
             latencies = []
             for filter_string, order_by in QUERIES * 2:
                 t0 = time.perf_counter()
-                client.search_runs([experiment_id], filter_string, max_results=100, order_by=order_by)
+                client.search_runs(
+                    [experiment_id], filter_string, max_results=100, order_by=order_by
+                )
                 latencies.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             listed, token = 0, None
@@ -56,9 +58,23 @@ def main() -> None:
             assert listed == runs, (listed, runs)
         label = f"{runs:,} runs"
         results.add(f"{backend}: run creation", created, "runs/s", target_ratio=20.0, size=label)
-        results.add(f"{backend}: filtered+ordered search, top 100 (median)", statistics.median(latencies), "s",
-                    higher_is_better=False, target_ratio=100.0, target_abs=0.1, size=label)
-        results.add(f"{backend}: full paginated listing", listing, "s", higher_is_better=False, target_ratio=20.0, size=label)
+        results.add(
+            f"{backend}: filtered+ordered search, top 100 (median)",
+            statistics.median(latencies),
+            "s",
+            higher_is_better=False,
+            target_ratio=100.0,
+            target_abs=0.1,
+            size=label,
+        )
+        results.add(
+            f"{backend}: full paginated listing",
+            listing,
+            "s",
+            higher_is_better=False,
+            target_ratio=20.0,
+            size=label,
+        )
     results.emit()
 
 

@@ -36,14 +36,29 @@ def main() -> None:
     n_requests = size(args, "requests", QUICK_REQUESTS, FULL_REQUESTS)
     n_runs = size(args, "runs", QUICK_RUNS, FULL_RUNS)
     results = Results("W5", args.impl)
-    with scratch_dir() as directory, Server(args.impl, f"sqlite:///{directory / 'server.db'}", directory / "artifacts") as server:
-        results.add("server start-up (to /health)", server.startup_s, "s", higher_is_better=False, target_abs=2.0)
+    with (
+        scratch_dir() as directory,
+        Server(
+            args.impl, f"sqlite:///{directory / 'server.db'}", directory / "artifacts"
+        ) as server,
+    ):
+        results.add(
+            "server start-up (to /health)",
+            server.startup_s,
+            "s",
+            higher_is_better=False,
+            target_abs=2.0,
+        )
         base = server.url + API
         session = requests.Session()
         experiment_id = post(session, base + "/experiments/create", {"name": "w5"})["experiment_id"]
 
         def new_run() -> str:
-            run = post(session, base + "/runs/create", {"experiment_id": experiment_id, "start_time": int(time.time() * 1000)})
+            run = post(
+                session,
+                base + "/runs/create",
+                {"experiment_id": experiment_id, "start_time": int(time.time() * 1000)},
+            )
             return str(run["run"]["info"]["run_id"])  # type: ignore[index]
 
         run_id = new_run()
@@ -51,13 +66,41 @@ def main() -> None:
         started = time.perf_counter()
         for step in range(n_requests):
             t0 = time.perf_counter()
-            post(session, base + "/runs/log-metric", {"run_id": run_id, "key": "loss", "value": 1.0 / (step + 1), "timestamp": 1_700_000_000_000 + step, "step": step})
+            post(
+                session,
+                base + "/runs/log-metric",
+                {
+                    "run_id": run_id,
+                    "key": "loss",
+                    "value": 1.0 / (step + 1),
+                    "timestamp": 1_700_000_000_000 + step,
+                    "step": step,
+                },
+            )
             latencies.append(time.perf_counter() - t0)
         elapsed = time.perf_counter() - started
         label = f"{n_requests:,} requests"
-        results.add("sequential log-metric", n_requests / elapsed, "requests/s", target_ratio=20.0, size=label)
-        results.add("sequential log-metric p50", statistics.median(latencies) * 1000, "ms", higher_is_better=False, size=label)
-        results.add("sequential log-metric p99", percentile(latencies, 0.99) * 1000, "ms", higher_is_better=False, size=label)
+        results.add(
+            "sequential log-metric",
+            n_requests / elapsed,
+            "requests/s",
+            target_ratio=20.0,
+            size=label,
+        )
+        results.add(
+            "sequential log-metric p50",
+            statistics.median(latencies) * 1000,
+            "ms",
+            higher_is_better=False,
+            size=label,
+        )
+        results.add(
+            "sequential log-metric p99",
+            percentile(latencies, 0.99) * 1000,
+            "ms",
+            higher_is_better=False,
+            size=label,
+        )
 
         per_client = max(1, n_requests // (CLIENTS * 4))
         run_ids = [new_run() for _ in range(CLIENTS)]
@@ -67,8 +110,20 @@ def main() -> None:
             own = requests.Session()
             try:
                 for call in range(per_client):
-                    metrics = [{"key": f"m{k}", "value": float(call), "timestamp": 1_700_000_000_000 + call, "step": call} for k in range(METRICS_PER_BATCH)]
-                    post(own, base + "/runs/log-batch", {"run_id": run_ids[index], "metrics": metrics})
+                    metrics = [
+                        {
+                            "key": f"m{k}",
+                            "value": float(call),
+                            "timestamp": 1_700_000_000_000 + call,
+                            "step": call,
+                        }
+                        for k in range(METRICS_PER_BATCH)
+                    ]
+                    post(
+                        own,
+                        base + "/runs/log-batch",
+                        {"run_id": run_ids[index], "metrics": metrics},
+                    )
             except BaseException as error:
                 errors.append(error)
 
@@ -82,25 +137,67 @@ def main() -> None:
         if errors:
             raise errors[0]
         total = CLIENTS * per_client
-        results.add(f"{CLIENTS} concurrent clients, log-batch of {METRICS_PER_BATCH}", total / elapsed, "requests/s", target_ratio=20.0, size=f"{total:,} requests")
+        results.add(
+            f"{CLIENTS} concurrent clients, log-batch of {METRICS_PER_BATCH}",
+            total / elapsed,
+            "requests/s",
+            target_ratio=20.0,
+            size=f"{total:,} requests",
+        )
 
         for i in range(n_runs):
             rid = new_run()
-            post(session, base + "/runs/log-batch", {
-                "run_id": rid,
-                "metrics": [{"key": f"m{k}", "value": (i * 7 + k) % 100 / 100, "timestamp": 1, "step": 0} for k in range(5)],
-                "params": [{"key": f"p{k}", "value": f"v{(i + k) % 10}"} for k in range(5)],
-                "tags": [{"key": f"t{k}", "value": f"tag-{(i * 3 + k) % 100}"} for k in range(3)],
-            })
+            post(
+                session,
+                base + "/runs/log-batch",
+                {
+                    "run_id": rid,
+                    "metrics": [
+                        {
+                            "key": f"m{k}",
+                            "value": (i * 7 + k) % 100 / 100,
+                            "timestamp": 1,
+                            "step": 0,
+                        }
+                        for k in range(5)
+                    ],
+                    "params": [{"key": f"p{k}", "value": f"v{(i + k) % 10}"} for k in range(5)],
+                    "tags": [
+                        {"key": f"t{k}", "value": f"tag-{(i * 3 + k) % 100}"} for k in range(3)
+                    ],
+                },
+            )
         searches = []
         for _ in range(5):
             t0 = time.perf_counter()
-            post(session, base + "/runs/search", {"experiment_ids": [experiment_id], "filter": "metrics.m0 > 0.5 and params.p1 = 'v1'", "order_by": ["metrics.m1 DESC"], "max_results": 100})
+            post(
+                session,
+                base + "/runs/search",
+                {
+                    "experiment_ids": [experiment_id],
+                    "filter": "metrics.m0 > 0.5 and params.p1 = 'v1'",
+                    "order_by": ["metrics.m1 DESC"],
+                    "max_results": 100,
+                },
+            )
             searches.append(time.perf_counter() - t0)
-        results.add("search over REST, top 100 (median)", statistics.median(searches), "s", higher_is_better=False, target_ratio=20.0, size=f"{n_runs + CLIENTS + 1:,} runs")
+        results.add(
+            "search over REST, top 100 (median)",
+            statistics.median(searches),
+            "s",
+            higher_is_better=False,
+            target_ratio=20.0,
+            size=f"{n_runs + CLIENTS + 1:,} runs",
+        )
         session.close()
         peak = server.peak_rss
-    results.add("server peak memory (process tree)", peak / 2**20, "MiB", higher_is_better=False, target_ratio=5.0)
+    results.add(
+        "server peak memory (process tree)",
+        peak / 2**20,
+        "MiB",
+        higher_is_better=False,
+        target_ratio=5.0,
+    )
     results.emit()
 
 

@@ -1,6 +1,6 @@
 """W6: ``import cairn`` and a tiny tracking script, each as a whole new process.
 
-    python -m benchmarks.w6_import --impl cairn|mlflow [--quick] [--repeats N]
+python -m benchmarks.w6_import --impl cairn|mlflow [--quick] [--repeats N]
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ with mlflow.start_run():
 def wall_time(code: str, cwd: str) -> float:
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=cwd, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=cwd, env=env, stdout=subprocess.DEVNULL
+    )
     return time.perf_counter() - started
 
 
@@ -39,15 +41,31 @@ def main() -> None:
     with scratch_dir() as directory:
         wall_time(f"import {module}", str(directory))  # warm the OS file cache once
         imports = [wall_time(f"import {module}", str(directory)) for _ in range(repeats)]
-        results.add(f"import {module} (whole process, median)", statistics.median(imports), "s",
-                    higher_is_better=False, target_ratio=10.0, target_abs=0.3, size=f"{repeats} runs")
+        results.add(
+            f"import {module} (whole process, median)",
+            statistics.median(imports),
+            "s",
+            higher_is_better=False,
+            target_ratio=10.0,
+            target_abs=0.3,
+            size=f"{repeats} runs",
+        )
         for backend in ("file", "sqlite"):
-            uri = (directory / "mlruns").as_uri() if backend == "file" else f"sqlite:///{directory / 'tiny.db'}"
+            uri = (
+                (directory / "mlruns").as_uri()
+                if backend == "file"
+                else f"sqlite:///{directory / 'tiny.db'}"
+            )
             code = TINY_SCRIPT.format(module=module, uri=uri)
             wall_time(code, str(directory))  # the first run creates the store
             times = [wall_time(code, str(directory)) for _ in range(repeats)]
-            results.add(f"{backend}: tiny script (whole process, median)", statistics.median(times), "s",
-                        higher_is_better=False, size=f"{repeats} runs")
+            results.add(
+                f"{backend}: tiny script (whole process, median)",
+                statistics.median(times),
+                "s",
+                higher_is_better=False,
+                size=f"{repeats} runs",
+            )
     results.emit()
 
 

@@ -1,6 +1,6 @@
 """W7: one large artifact up and down through the tracking server's artifact proxy.
 
-    python -m benchmarks.w7_artifacts --impl cairn|mlflow [--quick] [--mib N]
+python -m benchmarks.w7_artifacts --impl cairn|mlflow [--quick] [--mib N]
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ def main() -> None:
         with open(source, "wb") as handle:
             for _ in range(mib):
                 handle.write(os.urandom(2**20))
-        with Server(args.impl, f"sqlite:///{directory / 'server.db'}", directory / "served") as server:
+        with Server(
+            args.impl, f"sqlite:///{directory / 'server.db'}", directory / "served"
+        ) as server:
             client = mlflow.MlflowClient(server.url)
             run_id = client.create_run(client.create_experiment("w7")).info.run_id
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -44,9 +46,15 @@ def main() -> None:
     mb = mib * 2**20 / 1e6
     label = f"{mib} MiB file"
     results.add("artifact upload through the proxy", mb / up, "MB/s", target_ratio=2.0, size=label)
-    results.add("artifact download through the proxy", mb / down, "MB/s", target_ratio=2.0, size=label)
-    results.add("client peak memory growth", client_growth, "MiB", higher_is_better=False, size=label)
-    results.add("server peak memory (process tree)", server_peak, "MiB", higher_is_better=False, size=label)
+    results.add(
+        "artifact download through the proxy", mb / down, "MB/s", target_ratio=2.0, size=label
+    )
+    results.add(
+        "client peak memory growth", client_growth, "MiB", higher_is_better=False, size=label
+    )
+    results.add(
+        "server peak memory (process tree)", server_peak, "MiB", higher_is_better=False, size=label
+    )
     results.emit()
 
 

@@ -6,10 +6,13 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-POSTGRES_URL = os.environ.get("CAIRN_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+POSTGRES_URL = os.environ.get(
+    "CAIRN_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432"
+)
 MYSQL_URL = os.environ.get("CAIRN_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The reference MLflow lives in its own virtualenv so its pins never touch Cairn's.
@@ -78,18 +81,27 @@ def mysql_database() -> Iterator[str]:
     _drop_database(MYSQL_URL, url)
 
 
+_wipe_plans: dict[str, tuple[Any, list[Any]]] = {}
+
+
 def wipe_database(url: str) -> None:
     """Delete every row of every Cairn table, keeping the schema and its version."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url)
-    meta = sa.MetaData()
-    meta.reflect(engine)
+    plan = _wipe_plans.get(url)
+    if plan is None:
+        engine = sa.create_engine(url)
+        meta = sa.MetaData()
+        meta.reflect(engine)
+        tables = [t for t in reversed(meta.sorted_tables) if t.name != "alembic_version"]
+        if not tables:  # schema not created yet: nothing to wipe, reflect again next time
+            engine.dispose()
+            return
+        plan = _wipe_plans[url] = (engine, tables)
+    engine, tables = plan
     with engine.begin() as conn:
-        for table in reversed(meta.sorted_tables):
-            if table.name != "alembic_version":
-                conn.execute(table.delete())
-    engine.dispose()
+        for table in tables:
+            conn.execute(table.delete())
 
 
 BACKENDS = [

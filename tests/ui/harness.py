@@ -26,18 +26,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-# The server process: cairn's own app (as `cairn server` builds it) with the UI mounted.
-# mount_ui is idempotent, so this keeps working once create_app mounts the UI itself.
-_SERVER_SCRIPT = """
-import sys, uvicorn
-from cairn.server.app import ServerConfig, create_app_from_config
-from cairn.server.ui import mount_ui
-backend, destination, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-app = create_app_from_config(ServerConfig(backend_store_uri=backend, artifacts_destination=destination))
-mount_ui(app)
-uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-"""
-
 
 def missing_build_message() -> str | None:
     """Why the browser tests cannot run, or None when the UI build is present."""
@@ -64,10 +52,14 @@ def start_server(
         process = subprocess.Popen(
             [
                 sys.executable,
-                "-c",
-                _SERVER_SCRIPT,
+                "-m",
+                "cairn",
+                "server",
+                "--backend-store-uri",
                 backend_uri,
+                "--artifacts-destination",
                 str(artifacts_destination),
+                "--port",
                 str(port),
             ],
             stdout=out,

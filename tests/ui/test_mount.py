@@ -58,9 +58,7 @@ class Client:
 
 def client_for(tmp_path: Path, static: Path) -> Client:
     store = create_tracking_store(f"sqlite:///{tmp_path / 'cairn.db'}")
-    app = create_app(store, str(tmp_path / "artifacts"))
-    mount_ui(app, static_dir=static)
-    return Client(app)
+    return Client(create_app(store, str(tmp_path / "artifacts"), ui_dir=static))
 
 
 def test_index_and_assets_are_served(tmp_path: Path, build: Path) -> None:
@@ -130,8 +128,7 @@ def test_a_build_made_after_start_is_picked_up(tmp_path: Path) -> None:
 
 def test_mounting_twice_adds_one_route(tmp_path: Path, build: Path) -> None:
     store = create_tracking_store(f"sqlite:///{tmp_path / 'cairn.db'}")
-    app = create_app(store)
-    mount_ui(app, static_dir=build)
+    app = create_app(store, ui_dir=build)
     routes = len(app.router.routes)
     mount_ui(app, static_dir=build)
     assert len(app.router.routes) == routes

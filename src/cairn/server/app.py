@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,11 +18,12 @@ from starlette.responses import PlainTextResponse
 
 import cairn
 from cairn import env
-from cairn.server.artifacts import add_artifact_routes
+from cairn.server.artifacts import add_artifact_routes, add_run_artifact_route
 from cairn.server.context import PROXY_SCHEME, ServerContext
 from cairn.server.errors import install_error_handlers
 from cairn.server.openapi import build_openapi
 from cairn.server.routes import add_tracking_routes
+from cairn.server.ui import mount_ui
 from cairn.store.registry import create_tracking_store, scheme_of
 from cairn.store.tracking import TrackingStore
 
@@ -57,6 +59,7 @@ class ServerConfig:
 def create_app(
     store: TrackingStore | None,
     artifacts_destination: str | None = None,
+    ui_dir: Path | None = None,
 ) -> FastAPI:
     """The ASGI application over ``store``.
 
@@ -64,6 +67,7 @@ def create_app(
         store: the tracking store; None serves the artifact proxy only (``--artifacts-only``),
             and tracking endpoints answer 404 ENDPOINT_NOT_FOUND.
         artifacts_destination: where the artifact proxy stores files; None turns the proxy off.
+        ui_dir: the built web UI to serve (default: the build inside the package).
     """
     app = FastAPI(
         title="Cairn tracking server",
@@ -90,8 +94,11 @@ def create_app(
 
     if store is not None:
         add_tracking_routes(app)
+        add_run_artifact_route(app)
     if artifacts_destination is not None:
         add_artifact_routes(app)
+    if store is not None:
+        mount_ui(app, static_dir=ui_dir)  # last: its catch-all must not shadow the API
     return app
 
 

@@ -21,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 
 from cairn.artifacts.local import clean_artifact_path, local_path_of_uri, safe_join
 from cairn.artifacts.repository import CHUNK_SIZE
+from cairn.exceptions import InvalidParameterValue
 from cairn.server.context import ServerContext
 from cairn.server.routes import json_response, parse_message
 from cairn.store.registry import scheme_of
@@ -63,6 +64,28 @@ async def download(request: Request) -> Response:
     context = _context(request)
     path = _checked_path(context, request.path_params["artifact_path"])
     stream = await run_in_threadpool(context.destination_repository().open_read, path)
+    name = posixpath.basename(path)
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return StreamingResponse(
+        iterate_in_threadpool(_chunks_of(stream)),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+async def download_run_artifact(request: Request) -> Response:
+    """GET ``/get-artifact?path=&run_uuid=``: one file of a run, wherever its artifacts live
+    (MLflow's route, which the web UI uses for previews and downloads)."""
+    context = _context(request)
+    run_id = request.query_params.get("run_uuid") or request.query_params.get("run_id")
+    if not run_id:
+        raise InvalidParameterValue("Missing value for required parameter 'run_uuid'.")
+    path = clean_artifact_path(request.query_params.get("path"))
+    if not path:
+        raise InvalidParameterValue("Missing value for required parameter 'path'.")
+    run = await run_in_threadpool(context.tracking_store().get_run, run_id)
+    repository = context.run_artifact_repository(run.info.artifact_uri or "")
+    stream = await run_in_threadpool(repository.open_read, path)
     name = posixpath.basename(path)
     media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return StreamingResponse(
@@ -133,3 +156,10 @@ def add_artifact_routes(app: FastAPI) -> None:
                 tags=["artifacts"],
                 name=f"{route.__name__}:{base}",
             )
+
+
+def add_run_artifact_route(app: FastAPI) -> None:
+    """``/get-artifact``: needs the tracking store, not the proxy."""
+    app.add_api_route(
+        "/get-artifact", download_run_artifact, methods=["GET"], include_in_schema=False
+    )

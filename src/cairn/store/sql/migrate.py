@@ -32,7 +32,7 @@ def mysql_table_options(bind: sa.Connection) -> dict[str, Any]:
         return {}
     if getattr(bind.dialect, "is_mariadb", False):
         collation = "utf8mb4_nopad_bin"  # MariaDB 10.2+
-    elif bind.dialect.server_version_info >= (8,):
+    elif (bind.dialect.server_version_info or (0,)) >= (8,):
         collation = "utf8mb4_0900_bin"
     else:
         collation = "utf8mb4_bin"  # MySQL 5.7 has no binary no-pad collation

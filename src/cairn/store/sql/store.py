@@ -106,6 +106,15 @@ def _is_retryable(error: sa.exc.DBAPIError) -> bool:
     return bool(args) and args[0] in _RETRYABLE_MYSQL_CODES
 
 
+def _nul_error(error: ValueError) -> Exception:
+    """psycopg2 refuses to send text containing NUL: a bad value, not a server fault."""
+    if "NUL (0x00)" not in str(error):
+        return error
+    return InvalidParameterValue(
+        "PostgreSQL cannot store or compare text containing the NUL character (\\x00)."
+    )
+
+
 def _experiment_key(experiment_id: object) -> int | None:
     """The integer key of an experiment id, None when no experiment can have it."""
     text = check_experiment_id(experiment_id)
@@ -161,11 +170,16 @@ class SqlStore:
                 if attempt == _DEADLOCK_RETRIES or not _is_retryable(error):
                     raise
                 time.sleep(0.01 * (attempt + 1))
+            except ValueError as error:
+                raise _nul_error(error) from None
         raise AssertionError("unreachable")
 
     def _read(self, work: Callable[[sa.Connection], T]) -> T:
-        with read_transaction(self._engine) as conn:
-            return work(conn)
+        try:
+            with read_transaction(self._engine) as conn:
+                return work(conn)
+        except ValueError as error:
+            raise _nul_error(error) from None
 
     def _ensure_default_experiment(self) -> None:
         def create(conn: sa.Connection) -> None:

@@ -25,7 +25,7 @@ def _run_fk(table: str) -> sa.ForeignKeyConstraint:
 
 
 def upgrade() -> None:
-    mysql = mysql_table_options(op.get_bind())
+    options = mysql_table_options(op.get_bind())
     op.create_table(
         "experiments",
         sa.Column("experiment_id", sa.Integer(), autoincrement=True, nullable=False),
@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("last_update_time", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("experiment_id", name=op.f("pk_experiments")),
         sa.UniqueConstraint("name", name=op.f("uq_experiments_name")),
-        **mysql,
+        **options,
     )
     op.create_table(
         "experiment_tags",
@@ -49,7 +49,7 @@ def upgrade() -> None:
             name=op.f("fk_experiment_tags_experiment_id_experiments"),
         ),
         sa.PrimaryKeyConstraint("experiment_id", "key", name=op.f("pk_experiment_tags")),
-        **mysql,
+        **options,
     )
     op.create_table(
         "runs",
@@ -69,7 +69,7 @@ def upgrade() -> None:
             name=op.f("fk_runs_experiment_id_experiments"),
         ),
         sa.PrimaryKeyConstraint("run_uuid", name=op.f("pk_runs")),
-        **mysql,
+        **options,
     )
     op.create_index(
         op.f("ix_runs_experiment_id_start_time"), "runs", ["experiment_id", "start_time"]
@@ -85,7 +85,7 @@ def upgrade() -> None:
             sa.Column("value", sa.String(length=value_length), nullable=False),
             _run_fk(table),
             sa.PrimaryKeyConstraint("run_uuid", "key", name=op.f(f"pk_{table}")),
-            **mysql,
+            **options,
         )
     op.create_table(
         "metrics",
@@ -107,7 +107,7 @@ def upgrade() -> None:
             "is_inf",
             name=op.f("pk_metrics"),
         ),
-        **mysql,
+        **options,
     )
     op.create_table(
         "latest_metrics",
@@ -120,7 +120,7 @@ def upgrade() -> None:
         sa.Column("is_inf", sa.Boolean(), nullable=False),
         _run_fk("latest_metrics"),
         sa.PrimaryKeyConstraint("run_uuid", "key", name=op.f("pk_latest_metrics")),
-        **mysql,
+        **options,
     )
     op.create_index(op.f("ix_latest_metrics_key_value"), "latest_metrics", ["key", "value"])
 

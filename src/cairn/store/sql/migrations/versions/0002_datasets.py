@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 from cairn.store.sql.migrate import mysql_table_options
-from sqlalchemy.dialects import mysql
 
 revision = "0002"
 down_revision = "0001"
@@ -24,7 +24,7 @@ LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 
 def upgrade() -> None:
-    mysql = mysql_table_options(op.get_bind())
+    options = mysql_table_options(op.get_bind())
     op.create_table(
         "datasets",
         sa.Column("dataset_uuid", sa.String(length=36), nullable=False),
@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "experiment_id", "name", "digest", name=op.f("uq_datasets_experiment_id_name_digest")
         ),
-        **mysql,
+        **options,
     )
     op.create_table(
         "inputs",
@@ -63,7 +63,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "run_uuid", "dataset_uuid", name=op.f("uq_inputs_run_uuid_dataset_uuid")
         ),
-        **mysql,
+        **options,
     )
     op.create_index(op.f("ix_inputs_dataset_uuid"), "inputs", ["dataset_uuid"])
     op.create_table(
@@ -75,7 +75,7 @@ def upgrade() -> None:
             ["input_uuid"], ["inputs.input_uuid"], name=op.f("fk_input_tags_input_uuid_inputs")
         ),
         sa.PrimaryKeyConstraint("input_uuid", "name", name=op.f("pk_input_tags")),
-        **mysql,
+        **options,
     )
 
 
