@@ -66,12 +66,11 @@ def ratio(figure: dict[str, Any], baseline: dict[str, Any] | None) -> float | No
 
 
 def verdict(figure: dict[str, Any], times_better: float | None) -> str:
-    checks: list[bool] = []
+    checks: list[bool | None] = []  # None: not checkable (no MLflow figure)
     notes: list[str] = []
     if figure.get("target_ratio") is not None:
         notes.append(f">={figure['target_ratio']:g}x")
-        if times_better is not None:
-            checks.append(times_better >= figure["target_ratio"])
+        checks.append(None if times_better is None else times_better >= figure["target_ratio"])
     if figure.get("target_abs") is not None:
         sign = ">=" if figure["higher_is_better"] else "<="
         notes.append(f"{sign}{figure['target_abs']:g} {figure['unit']}")
@@ -83,7 +82,12 @@ def verdict(figure: dict[str, Any], times_better: float | None) -> str:
         )
     if not notes:
         return ""
-    status = "met" if checks and all(checks) else ("MISSED" if checks else "n/a")
+    if False in checks:
+        status = "MISSED"
+    elif None in checks:
+        status = "n/a"
+    else:
+        status = "met"
     return f"{status} ({', '.join(notes)})"
 
 

@@ -42,7 +42,7 @@ def main() -> None:
         wall_time(f"import {module}", str(directory))  # warm the OS file cache once
         imports = [wall_time(f"import {module}", str(directory)) for _ in range(repeats)]
         results.add(
-            f"import {module} (whole process, median)",
+            "import the library (whole process, median)",
             statistics.median(imports),
             "s",
             higher_is_better=False,

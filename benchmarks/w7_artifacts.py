@@ -29,6 +29,9 @@ def main() -> None:
         with Server(
             args.impl, f"sqlite:///{directory / 'server.db'}", directory / "served"
         ) as server:
+            # Also the global URI: Cairn's client (so far) resolves mlflow-artifacts:/ URIs
+            # against it rather than the client's own tracking URI.
+            mlflow.set_tracking_uri(server.url)
             client = mlflow.MlflowClient(server.url)
             run_id = client.create_run(client.create_experiment("w7")).info.run_id
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

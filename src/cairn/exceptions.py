@@ -121,7 +121,8 @@ class MlflowException(Exception):
         """The most specific exception class for a code received over the wire."""
         code = _as_code(error_code)
         for cls in _all_subclasses(MlflowException):
-            if cls.error_code is code:
+            # only this module's classes: subclasses elsewhere may take other arguments
+            if cls.error_code is code and cls.__module__ == __name__:
                 return cls(message)
         return MlflowException(message, error_code=code)
 
