@@ -35,6 +35,7 @@ _LAZY: dict[str, str] = {
             "delete_run",
             "delete_tag",
             "end_run",
+            "flush",
             "flush_async_logging",
             "get_artifact_uri",
             "get_experiment",

@@ -140,3 +140,9 @@ JOURNAL_DIR = EnvVar(
     None,
     "Directory of the offline journals (default: $XDG_CACHE_HOME/cairn/journal).",
 )
+JOURNAL_RETRY_INTERVAL = EnvVar(
+    "CAIRN_JOURNAL_RETRY_INTERVAL",
+    float,
+    5.0,
+    "Seconds between attempts to replay the offline journal while the server is unreachable.",
+)

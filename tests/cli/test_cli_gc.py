@@ -78,16 +78,6 @@ class Scene:
         return run_id, directory
 
 
-def _xfail_on_file_store(request: pytest.FixtureRequest, tracking_uri: str) -> None:
-    if "://" not in tracking_uri:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="FileStore treats a mlflow-artifacts:/ location as a relative path",
-            )
-        )
-
-
 def _gone(client: MlflowClient, run_id: str) -> bool:
     try:
         client.get_run(run_id)
@@ -247,9 +237,7 @@ def test_gc_finds_proxied_artifacts_under_artifacts_destination(
     client: MlflowClient,
     tmp_path: Path,
     tracking_uri: str,
-    request: pytest.FixtureRequest,
 ) -> None:
-    _xfail_on_file_store(request, tracking_uri)
     # What a server with --serve-artifacts records: mlflow-artifacts:/ URIs whose files
     # live under the server's --artifacts-destination.
     experiment_id = client.create_experiment("proxied", "mlflow-artifacts:/proxied")
@@ -268,9 +256,8 @@ def test_gc_finds_proxied_artifacts_under_artifacts_destination(
 
 
 def test_gc_without_destination_reports_proxied_artifacts_and_still_removes_the_run(
-    client: MlflowClient, tracking_uri: str, request: pytest.FixtureRequest
+    client: MlflowClient, tracking_uri: str
 ) -> None:
-    _xfail_on_file_store(request, tracking_uri)
     experiment_id = client.create_experiment("proxied", "mlflow-artifacts:/proxied")
     run_id = client.create_run(experiment_id).info.run_id
     client.delete_run(run_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -271,6 +272,15 @@ def test_multiple_keys_and_explicit_tie_breakers() -> None:
     assert order(runs, "status DESC", "run_id DESC") == ["c", "a", "d", "b"]
     assert order(runs, "attributes.run_name DESC") == ["d", "c", "b", "a"]
     assert order(runs, "end_time") == ["c", "b", "d", "a"]  # all missing: tie-breakers decide
+
+
+def test_runs_sort_by_experiment_id_as_numbers_like_the_sql_store() -> None:
+    runs = [
+        dataclasses.replace(run, info=dataclasses.replace(run.info, experiment_id=exp_id))
+        for run, exp_id in ((make_run("a"), "10"), (make_run("b"), "9"), (make_run("c"), "2"))
+    ]
+    assert order(runs, "attributes.experiment_id") == ["c", "b", "a"]
+    assert order(runs, "attributes.experiment_id DESC") == ["a", "b", "c"]
 
 
 def test_sort_is_not_in_place_and_accepts_iterables() -> None:

@@ -11,21 +11,14 @@ import textwrap
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from cairn import env
-from cairn.entities import Metric, Param, RunTag
-from cairn.store.journal import (
-    JOURNAL_BATCH_TAG,
-    Journal,
-    JournalBatch,
-    journal_dir_for,
-)
+from cairn.entities import Metric, PagedList, Param, RunStatus, RunTag
+from cairn.store.journal import Journal, JournalBatch, journal_dir_for
 from cairn.store.registry import create_tracking_store
-from cairn.validation import MAX_PARAMS_TAGS_PER_BATCH
 
 
 def batch(run_id: str, first_step: int, n: int = 3, **extra: Any) -> JournalBatch:
@@ -54,12 +47,11 @@ class FlakyStore:
             raise ConnectionError("server unreachable")
         self.batches.append((run_id, list(metrics), list(params), list(tags)))
 
-    def get_run(self, run_id: str) -> SimpleNamespace:
-        tags: dict[str, str] = {}
-        for rid, _, _, batch_tags in self.batches:
-            if rid == run_id:
-                tags.update({t.key: t.value for t in batch_tags})
-        return SimpleNamespace(data=SimpleNamespace(tags=tags))
+    def get_metric_history(
+        self, run_id: str, key: str, max_results: int | None = None, token: str | None = None
+    ) -> PagedList[Metric]:
+        found = [m for rid, ms, _, _ in self.batches if rid == run_id for m in ms if m.key == key]
+        return PagedList(found, None)
 
     def steps(self) -> list[int]:
         return [m.step for _, metrics, _, _ in self.batches for m in metrics]
@@ -69,7 +61,7 @@ def test_append_pending_and_mark_done_survive_a_new_process_view(tmp_path: Path)
     journal = Journal(tmp_path / "j")
     first = journal.append(batch("r1", 0, params=(Param("lr", "0.1"),)))
     second = journal.append(batch("r1", 3, tags=(RunTag("phase", "train"),)))
-    assert (first, second) == ([1], [2])
+    assert (first, second) == (1, 2)
     journal.mark_done(1)
     reopened = Journal(tmp_path / "j")
     [(seq, pending)] = list(reopened.pending())
@@ -128,25 +120,15 @@ def test_replay_stops_at_a_failure_and_keeps_the_rest_pending(tmp_path: Path) ->
     assert store.steps() == list(range(9))
 
 
-def test_each_batch_is_sent_with_its_id_tag(tmp_path: Path) -> None:
+def test_replay_sends_the_batch_as_logged_with_no_tag_of_its_own(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
     item = batch("r1", 0, tags=(RunTag("a", "1"),))
     journal.append(item)
     store = FlakyStore()
     journal.replay(store)  # type: ignore[arg-type]
-    [(_, _, _, tags)] = store.batches
-    assert tags == [RunTag("a", "1"), RunTag(JOURNAL_BATCH_TAG, item.batch_id)]
-
-
-def test_a_full_batch_is_split_to_make_room_for_the_id_tag(tmp_path: Path) -> None:
-    journal = Journal(tmp_path)
-    tags = tuple(RunTag(f"t{i}", "v") for i in range(MAX_PARAMS_TAGS_PER_BATCH))
-    assert journal.append(JournalBatch("r", tags=tags)) == [1, 2]
-    store = FlakyStore()
-    journal.replay(store)  # type: ignore[arg-type]
-    sent = [t.key for _, _, _, ts in store.batches for t in ts if t.key != JOURNAL_BATCH_TAG]
-    assert sent == [t.key for t in tags]
-    assert all(len(ts) <= MAX_PARAMS_TAGS_PER_BATCH for _, _, _, ts in store.batches)
+    [(_, metrics, _, tags)] = store.batches
+    assert tags == [RunTag("a", "1")]
+    assert [m.step for m in metrics] == [0, 1, 2]
 
 
 def test_a_batch_appended_twice_is_replayed_once(tmp_path: Path) -> None:
@@ -199,6 +181,40 @@ def test_an_uncertain_batch_that_never_arrived_is_replayed(
     journal.append(batch(run_id, 3), uncertain=True)  # this one never reached it
     assert journal.replay(store) == 1
     assert [m.step for m in store.get_metric_history(run_id, "loss")] == list(range(6))
+
+
+def test_uncertain_batches_leave_no_duplicate_and_no_trace_in_the_run(
+    tmp_path: Path, file_store_run: tuple[Any, str]
+) -> None:
+    store, run_id = file_store_run
+    journal = Journal(tmp_path)
+    first = batch(run_id, 0, params=(Param("lr", "0.1"),), tags=(RunTag("phase", "a"),))
+    store.log_batch(run_id, *first.store_args())  # applied, but the reply was lost
+    journal.append(first, uncertain=True)
+    journal.append(JournalBatch(run_id, tags=(RunTag("phase", "b"),)), uncertain=True)
+    journal.append(batch(run_id, 3))
+    assert journal.replay(store) == 2
+    run = store.get_run(run_id)
+    assert [m.step for m in store.get_metric_history(run_id, "loss")] == list(range(6))
+    assert run.data.params == {"lr": "0.1"}
+    assert run.data.tags["phase"] == "b"
+    assert not [key for key in run.data.tags if key.startswith("cairn.")]
+
+
+def test_a_run_ended_offline_is_ended_on_replay_after_its_data(
+    tmp_path: Path, file_store_run: tuple[Any, str]
+) -> None:
+    store, run_id = file_store_run
+    journal = Journal(tmp_path)
+    journal.append(batch(run_id, 0))
+    journal.append(JournalBatch(run_id, end=("FAILED", 12345)))
+    journal.append(JournalBatch(run_id, end=("FAILED", 12345)), uncertain=True)
+    ends = [b.end for _, b in Journal(tmp_path).pending()]
+    assert ends == [None, ("FAILED", 12345), ("FAILED", 12345)]
+    journal.replay(store)
+    info = store.get_run(run_id).info
+    assert (info.status, info.end_time) == (RunStatus.to_string(RunStatus.FAILED), 12345)
+    assert len(store.get_metric_history(run_id, "loss")) == 3
 
 
 def test_journal_directory_follows_xdg_and_hashes_the_uri(
@@ -266,5 +282,5 @@ def test_kill_9_mid_append_leaves_a_readable_journal(tmp_path: Path) -> None:
     assert steps == list(range(len(steps)))  # whole batches only, no gaps
     assert all(len(b.metrics) == 999 for _, b in pending)
     next_seq = pending[-1][0] + 1
-    assert journal.append(batch("run", 0)) == [next_seq]
+    assert journal.append(batch("run", 0)) == next_seq
     assert [seq for seq, _ in Journal(directory).pending()][-1] == next_seq

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from cairn.tracking import fluent, uri
+from cairn.tracking import batching, fluent, uri
 
 
 @pytest.fixture(autouse=True)
 def _clean_fluent_state() -> Iterator[None]:
-    """No active run, experiment or tracking URI leaks from one test into the next."""
+    """No active run, experiment, tracking URI or background failure leaks between tests."""
     fluent._reset_for_tests()
     uri.set_tracking_uri(None)
     yield
     fluent._reset_for_tests()
     uri.set_tracking_uri(None)
+    # a test that wanted a background failure asserted it; the next one starts clean
+    with contextlib.suppress(batching.AsyncLoggingError):
+        batching.flush(timeout=60)
 
 
 @pytest.fixture(params=["sqlite", "file"])

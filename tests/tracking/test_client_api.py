@@ -11,6 +11,7 @@ from cairn import validation
 from cairn.entities import LifecycleStage, Metric, Param, RunTag, ViewType
 from cairn.exceptions import ErrorCode, MlflowException
 from cairn.tracking import MlflowClient
+from cairn.tracking.batching import AsyncLoggingError
 
 
 @pytest.fixture
@@ -197,14 +198,27 @@ def test_bad_input_raises_mlflow_error_codes(
     assert info.value.error_code == code
 
 
-def test_changing_a_param_is_refused(client: MlflowClient) -> None:
+def test_changing_a_param_is_refused_at_once_when_synchronous(client: MlflowClient) -> None:
     run_id = client.create_run("0").info.run_id
     client.log_param(run_id, "lr", 0.1)
     client.log_param(run_id, "lr", "0.1")  # the same value again is fine
     with pytest.raises(MlflowException) as info:
-        client.log_param(run_id, "lr", 0.2)
+        client.log_param(run_id, "lr", 0.2, synchronous=True)
     assert info.value.error_code == ErrorCode.INVALID_PARAMETER_VALUE
     assert client.get_run(run_id).data.params == {"lr": "0.1"}
+
+
+def test_changing_a_param_in_the_background_is_refused_at_the_next_read(
+    client: MlflowClient,
+) -> None:
+    run_id = client.create_run("0").info.run_id
+    client.log_param(run_id, "lr", 0.1)
+    client.log_param(run_id, "lr", 0.2)  # the store refuses it in the background
+    with pytest.raises(AsyncLoggingError) as info:
+        client.get_run(run_id)
+    assert info.value.error_code == ErrorCode.INVALID_PARAMETER_VALUE
+    assert "1 params (lr)" in info.value.message
+    assert client.get_run(run_id).data.params == {"lr": "0.1"}  # reported once
 
 
 def test_nan_and_inf_metrics_round_trip(client: MlflowClient) -> None:

@@ -16,6 +16,7 @@ from cairn.cli.experiments import experiments
 from cairn.cli.gc import gc
 from cairn.cli.runs import runs
 from cairn.cli.server import server, ui
+from cairn.cli.sync import sync
 
 
 @click.group(cls=CairnGroup)
@@ -28,7 +29,7 @@ def main() -> None:
     """
 
 
-for _command in (experiments, runs, artifacts, db, gc, server, ui):
+for _command in (experiments, runs, artifacts, db, gc, server, ui, sync):
     main.add_command(_command)
 
 __all__ = ["main"]

@@ -46,12 +46,11 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 
 
 @functools.lru_cache(maxsize=256)
-def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+def _like_regex(pattern: str) -> re.Pattern[str]:
     translated = "".join(
         ".*" if char == "%" else "." if char == "_" else re.escape(char) for char in pattern
     )
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.compile(translated, flags)
+    return re.compile(translated, re.DOTALL)
 
 
 def _compare(actual: Any, comparison: Comparison) -> bool:
@@ -59,8 +58,11 @@ def _compare(actual: Any, comparison: Comparison) -> bool:
     if actual is None:
         return False
     op, expected = comparison.op, comparison.value
-    if op == "LIKE" or op == "ILIKE":
-        return _like_regex(str(expected), op == "ILIKE").fullmatch(actual) is not None
+    if op == "LIKE":
+        return _like_regex(str(expected)).fullmatch(actual) is not None
+    if op == "ILIKE":
+        # both sides lowered (not re.IGNORECASE), exactly as the SQL backends compare
+        return _like_regex(str(expected).lower()).fullmatch(actual.lower()) is not None
     if op == "IN":
         return actual in expected  # type: ignore[operator]
     if op == "NOT IN":
@@ -165,6 +167,11 @@ def _sort(
     return result
 
 
+def _experiment_id_order(value: str) -> tuple[int, int, str]:
+    # ids are integers in every store MLflow ships: order "10" after "9", as SQL does
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+
+
 def _run_sort_value(run: Run, key: OrderKey) -> Any:
     if key.entity == "metric":
         return run.data.metrics.get(key.key)
@@ -172,6 +179,8 @@ def _run_sort_value(run: Run, key: OrderKey) -> Any:
         return run.data.params.get(key.key)
     if key.entity == "tag":
         return run.data.tags.get(key.key)
+    if key.key == "experiment_id":
+        return _experiment_id_order(run.info.experiment_id)
     return getattr(run.info, key.key, None)
 
 
@@ -185,8 +194,7 @@ def _experiment_sort_value(experiment: Experiment, key: OrderKey) -> Any:
         return experiment.tags.get(key.key)
     value = getattr(experiment, key.key, None)
     if key.key == "experiment_id" and isinstance(value, str):
-        # ids are integers in every store MLflow ships; order "10" after "9"
-        return (0, int(value), "") if value.isdigit() else (1, 0, value)
+        return _experiment_id_order(value)
     return value
 
 

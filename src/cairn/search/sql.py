@@ -28,6 +28,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from cairn.exceptions import InvalidParameterValue
 from cairn.search.ast import NUMERIC_PARAM_PATTERN, And, Comparison, Node, Or, OrderKey
 from cairn.store.sql import tables as t
+from cairn.store.sql.engine import SQLITE_LOWER_FUNCTION
 
 __all__ = [
     "experiment_filter",
@@ -83,7 +84,8 @@ def _like_to_glob(pattern: str) -> str:
 def _like(column: ColumnElement[Any], pattern: str, dialect: str, ignore_case: bool) -> Any:
     if dialect == "sqlite":
         if ignore_case:
-            return sa.func.lower(column).like(sa.func.lower(pattern))
+            lower = getattr(sa.func, SQLITE_LOWER_FUNCTION)
+            return lower(column).like(lower(pattern))
         return column.op("GLOB")(_like_to_glob(pattern))
     # PostgreSQL and MySQL treat a backslash in a LIKE pattern as an escape; MLflow's
     # patterns have no escape character, so a backslash stands for itself.

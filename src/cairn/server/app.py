@@ -24,6 +24,7 @@ from cairn.server.errors import install_error_handlers
 from cairn.server.openapi import build_openapi
 from cairn.server.routes import add_tracking_routes
 from cairn.server.ui import mount_ui
+from cairn.server.ui_api import add_ui_routes
 from cairn.store.registry import create_tracking_store, scheme_of
 from cairn.store.tracking import TrackingStore
 
@@ -95,6 +96,7 @@ def create_app(
     if store is not None:
         add_tracking_routes(app)
         add_run_artifact_route(app)
+        add_ui_routes(app)
     if artifacts_destination is not None:
         add_artifact_routes(app)
     if store is not None:

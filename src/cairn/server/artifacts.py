@@ -12,12 +12,12 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 from collections.abc import AsyncIterator, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import anyio.from_thread
 from fastapi import FastAPI, Request
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from cairn.artifacts.local import clean_artifact_path, local_path_of_uri, safe_join
 from cairn.artifacts.repository import CHUNK_SIZE
@@ -134,6 +134,33 @@ async def delete(request: Request) -> Response:
     return json_response(m.Empty())
 
 
+# The routes read the raw request, so FastAPI cannot see their inputs: describe them here.
+_BYTES = {"type": "string", "format": "binary"}
+_PATH_PARAMETER = {
+    "name": "artifact_path",
+    "in": "path",
+    "required": True,
+    "description": "The file's path under the artifact destination.",
+    "schema": {"type": "string"},
+}
+_OPENAPI: dict[str, dict[str, Any]] = {
+    "list": {
+        "parameters": [
+            {"name": "path", "in": "query", "required": False, "schema": {"type": "string"}}
+        ]
+    },
+    "GET": {
+        "parameters": [_PATH_PARAMETER],
+        "responses": {"200": {"content": {"*/*": {"schema": _BYTES}}}},
+    },
+    "PUT": {
+        "parameters": [_PATH_PARAMETER],
+        "requestBody": {"content": {"application/octet-stream": {"schema": _BYTES}}},
+    },
+    "DELETE": {"parameters": [_PATH_PARAMETER]},
+}
+
+
 def add_artifact_routes(app: FastAPI) -> None:
     """Serve the proxy under ``/api`` and ``/ajax-api``."""
     for base in PROXY_PATHS:
@@ -145,6 +172,7 @@ def add_artifact_routes(app: FastAPI) -> None:
             response_model=m.ListProxiedArtifactsResponse,
             include_in_schema=schema,
             tags=["artifacts"],
+            openapi_extra=_OPENAPI["list"],
         )
         item = base + "/{artifact_path:path}"
         for method, route in (("GET", download), ("PUT", upload), ("DELETE", delete)):
@@ -152,9 +180,13 @@ def add_artifact_routes(app: FastAPI) -> None:
                 item,
                 route,
                 methods=[method],
+                # a download's type depends on the file, so only PUT and DELETE answer JSON
+                response_class=Response if method == "GET" else JSONResponse,
+                response_model=None if method == "GET" else m.Empty,
                 include_in_schema=schema,
                 tags=["artifacts"],
                 name=f"{route.__name__}:{base}",
+                openapi_extra=_OPENAPI[method],
             )
 
 

@@ -9,6 +9,7 @@ traceback in the body (the traceback goes to the server log).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 
@@ -67,6 +68,23 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
     return error_response(code, str(exc.detail), exc.status_code)
 
 
+async def _on_os_error(request: Request, exc: Exception) -> Response:
+    """File-system refusals that a client's artifact path provokes are the client's
+    mistake; any other OSError is the server's. The message leaves out the server's paths."""
+    assert isinstance(exc, OSError)
+    if exc.errno == errno.ENAMETOOLONG:
+        return error_response(
+            ErrorCode.INVALID_PARAMETER_VALUE,
+            "The artifact path is too long for the artifact store: each of its parts may "
+            "take at most 255 bytes.",
+        )
+    if exc.errno == errno.ENOTDIR:  # reading below a file: nothing lives there
+        return error_response(
+            ErrorCode.RESOURCE_DOES_NOT_EXIST, "No artifact at that path: a file is in the way."
+        )
+    return await _on_unexpected(request, exc)
+
+
 async def _on_unexpected(_request: Request, exc: Exception) -> Response:
     _logger.error("Unhandled error in request", exc_info=exc)
     return error_response(
@@ -81,4 +99,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(MlflowException, _on_mlflow_exception)
     app.add_exception_handler(ValidationError, _on_validation_error)
     app.add_exception_handler(HTTPException, _on_http_exception)
+    app.add_exception_handler(OSError, _on_os_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -8,7 +8,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
+from cairn.exceptions import ErrorCode
 from cairn.wire.endpoints import ENDPOINTS
+
+ERROR_SCHEMA_NAME = "ErrorResponse"
 
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -25,5 +28,28 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         for name, schema in defs.get("$defs", {}).items():
             schemas.setdefault(name, schema)
+        _describe_errors(document)
         app.openapi_schema = document
     return app.openapi_schema
+
+
+def _describe_errors(document: dict[str, Any]) -> None:
+    """Every operation may answer with MLflow's error body (``cairn.server.errors``)."""
+    document["components"]["schemas"][ERROR_SCHEMA_NAME] = {
+        "title": ERROR_SCHEMA_NAME,
+        "type": "object",
+        "required": ["error_code", "message"],
+        "properties": {
+            "error_code": {"type": "string", "enum": [code.value for code in ErrorCode]},
+            "message": {"type": "string"},
+        },
+    }
+    error = {
+        "description": "An MLflow error; the status follows from the error code.",
+        "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA_NAME}"}}
+        },
+    }
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            operation.setdefault("responses", {}).setdefault("default", error)

@@ -5,28 +5,33 @@ One journal per tracking URI lives in ``$XDG_CACHE_HOME/cairn/journal/<hash of U
 
 - ``batches.jsonl``: one JSON line per batch, appended and fsync'd:
   ``{"seq", "id", "run_id", "metrics": [[key, value, timestamp, step]], "params": [[k, v]],
-  "tags": [[k, v]], "uncertain"}``.
+  "tags": [[k, v]], "end": [status, end_time] or null, "uncertain"}``.
 - ``acks.jsonl``: what happened to them, appended and fsync'd: ``{"sending": seq}``
-  before a batch is handed to the store, ``{"done": seq}`` once the store confirmed it.
+  before a batch is handed to the store, ``{"done": seq}`` once the store confirmed it,
+  ``{"refused": seq}`` when the replayer gave up on it (the store refused it for good).
 - ``uri``: the tracking URI (without credentials), so ``cairn sync`` knows the server.
 
 A crash mid-append leaves at most a torn last line; readers ignore it and the next
 append cuts it off first. Writers hold an ``flock`` on the directory's lock file, and one
 replayer at a time holds a second one.
 
-Exactly-once replay relies on three things:
-1. Every batch carries a client-generated id (``JournalBatch.batch_id``), and is sent with
-   the run tag ``cairn.journal.batchId`` set to that id, in the same ``log_batch``.
-2. ``log_batch`` is atomic (all of a batch or none of it, the store Protocol's rule), and a
-   run's batches are replayed in order by one replayer, so that tag names the last
-   journal batch the store applied to the run.
-3. A batch whose outcome is unknown (a ``sending`` ack without ``done``: the process died
+What replay guarantees, and how, without adding anything to the run's data:
+1. Batches are replayed in the order they were appended, by one replayer at a time, and
+   a batch confirmed ``done`` is never sent again (nor a batch id appended twice).
+2. A batch whose outcome is unknown (a ``sending`` ack without ``done``: the process died
    between the store's answer and the ``done`` record; or one appended with
    ``uncertain=True`` because a request failed after it may have reached the server) is
-   replayed only if the run's tag does not already name it.
-Batches confirmed ``done`` are never sent again, and an id already acknowledged is
-skipped if the same batch was appended twice. While a journal is not empty, the client
-must send that URI's later batches through the journal too (else 2 does not hold).
+   checked against the store first. ``log_batch`` is atomic (all of a batch or none of
+   it), so its metric points are either all there or none: if every point (key, value,
+   timestamp, step) is already in the metric history the batch is skipped, else it is
+   sent. A batch without metrics is simply sent again: a param may be logged again with
+   the same value, and a tag, or a run's end status, set again to the same value, and
+   the batches after it are replayed after it, so the final values are the last logged.
+3. So every metric point arrives exactly once. The one blind spot: a point logged twice
+   with the same key, value, timestamp and step, whose second copy's fate is unknown, is
+   taken as already there (SQL stores keep identical points once anyway).
+While a journal is not empty, the client sends that URI's later batches through it too,
+so the points of one metric keep their order.
 """
 
 from __future__ import annotations
@@ -36,15 +41,15 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from cairn import env
-from cairn.entities import Metric, Param, RunTag
-from cairn.validation import MAX_ENTITIES_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH
+from cairn.entities import Metric, Param, RunStatus, RunTag
 
 try:
     import fcntl
@@ -54,9 +59,8 @@ except ImportError:  # pragma: no cover - Windows: one writer per journal is the
 if TYPE_CHECKING:
     from cairn.store.tracking import TrackingStore
 
-__all__ = ["JOURNAL_BATCH_TAG", "Journal", "JournalBatch", "journal_dir_for"]
+__all__ = ["Journal", "JournalBatch", "journal_dir_for"]
 
-JOURNAL_BATCH_TAG = "cairn.journal.batchId"
 _BATCHES = "batches.jsonl"
 _ACKS = "acks.jsonl"
 
@@ -67,20 +71,26 @@ def _new_id() -> str:
 
 @dataclass(frozen=True)
 class JournalBatch:
-    """One ``log_batch`` call waiting for its store, with the id that makes replay safe."""
+    """One ``log_batch`` call (and/or the end of a run) waiting for its store.
+
+    ``end`` is ``(status name, end time in ms)``: the run was ended while the server was
+    out of reach, and replay ends it after writing the batch's data. ``batch_id`` lets the
+    journal recognise the same batch appended twice; it is never sent.
+    """
 
     run_id: str
     metrics: tuple[Metric, ...] = ()
     params: tuple[Param, ...] = ()
     tags: tuple[RunTag, ...] = ()
+    end: tuple[str, int] | None = None
     batch_id: str = field(default_factory=_new_id)
 
     def store_args(self) -> tuple[list[Metric], list[Param], list[RunTag]]:
-        """The metrics, params and tags to send: the batch plus its id tag."""
-        return list(self.metrics), list(self.params), [*self.tags, self.id_tag()]
+        """The metrics, params and tags to hand to ``log_batch``."""
+        return list(self.metrics), list(self.params), list(self.tags)
 
-    def id_tag(self) -> RunTag:
-        return RunTag(JOURNAL_BATCH_TAG, self.batch_id)
+    def has_data(self) -> bool:
+        return bool(self.metrics or self.params or self.tags)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,15 +99,18 @@ class JournalBatch:
             "metrics": [[m.key, m.value, m.timestamp, m.step] for m in self.metrics],
             "params": [[p.key, p.value] for p in self.params],
             "tags": [[t.key, t.value] for t in self.tags],
+            "end": None if self.end is None else list(self.end),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JournalBatch:
+        end = data.get("end")
         return cls(
             run_id=data["run_id"],
             metrics=tuple(Metric(k, v, ts, step) for k, v, ts, step in data["metrics"]),
             params=tuple(Param(k, v) for k, v in data["params"]),
             tags=tuple(RunTag(k, v) for k, v in data["tags"]),
+            end=None if end is None else (str(end[0]), int(end[1])),
             batch_id=data["id"],
         )
 
@@ -154,27 +167,19 @@ class Journal:
             return None
 
     # -- writing -----------------------------------------------------------------------
-    def append(self, batch: JournalBatch, *, uncertain: bool = False) -> list[int]:
-        """Record ``batch`` durably and return its sequence number(s).
+    def append(self, batch: JournalBatch, *, uncertain: bool = False) -> int:
+        """Record ``batch`` durably (fsync'd before returning) and return its sequence number.
 
-        A batch with no room left for the id tag is split in two, so that each part is
-        still one valid ``log_batch``. ``uncertain=True`` says the store may already have
-        applied it (a request failed after it was sent): replay then checks first.
+        ``uncertain=True`` says the store may already have applied it (a request failed
+        after it was sent): replay then checks the store first.
         """
-        parts = _with_room_for_id_tag(batch)
         with self._locked():
-            seq = self._last_seq()
-            numbers = []
-            lines = []
-            for part in parts:
-                seq += 1
-                numbers.append(seq)
-                lines.append({"seq": seq, **part.to_json(), "uncertain": uncertain})
+            seq = self._last_seq() + 1
             path = self.directory / _BATCHES
-            _append_lines(path, lines)
+            _append_lines(path, [{"seq": seq, **batch.to_json(), "uncertain": uncertain}])
             stat = path.stat()
             self._seq_cache = ((stat.st_ino, stat.st_size), seq)
-        return numbers
+        return seq
 
     def mark_done(self, seq: int) -> None:
         """Record durably that the store applied batch ``seq``; it will not be sent again."""
@@ -200,6 +205,8 @@ class Journal:
         for ack in _read_lines(self.directory / _ACKS):
             if "done" in ack:
                 done.add(ack["done"])
+            elif "refused" in ack:
+                done.add(ack["refused"])
             elif "sending" in ack:
                 sending.add(ack["sending"])
         acknowledged_ids: set[str] = set()
@@ -220,25 +227,45 @@ class Journal:
         return pending
 
     # -- replay ------------------------------------------------------------------------
-    def replay(self, store: TrackingStore) -> int:
+    def replay(
+        self,
+        store: TrackingStore,
+        give_up: Callable[[JournalBatch, Exception], bool] | None = None,
+    ) -> int:
         """Send every pending batch to ``store`` in order, each exactly once.
 
         Returns how many batches were sent (those found already applied are not
         counted). Stops at the first batch the store refuses and raises its error; that
-        batch and the ones after it stay pending. An empty journal is compacted.
+        batch and the ones after it stay pending. ``give_up(batch, error)`` returning
+        True drops that batch instead (recorded as refused) and goes on: for errors that
+        would refuse it forever, such as a deleted run. An empty journal is compacted.
         """
         sent = 0
         with self._locked(_REPLAY_LOCK):
             for seq, batch, uncertain in self._pending_entries():
-                if uncertain and _already_applied(store, batch):
-                    self.mark_done(seq)
-                    continue
-                self._mark_sending(seq)
-                store.log_batch(batch.run_id, *batch.store_args())
-                self.mark_done(seq)
-                sent += 1
+                try:
+                    sent += self._send(store, seq, batch, uncertain)
+                except Exception as error:
+                    if give_up is None or not give_up(batch, error):
+                        raise
+                    with self._locked():
+                        _append_lines(self.directory / _ACKS, [{"refused": seq}])
             self._compact_if_empty()
         return sent
+
+    def _send(self, store: TrackingStore, seq: int, batch: JournalBatch, uncertain: bool) -> int:
+        skip_data = uncertain and _metrics_already_applied(store, batch)
+        if skip_data and batch.end is None:
+            self.mark_done(seq)
+            return 0
+        self._mark_sending(seq)
+        if batch.has_data() and not skip_data:
+            store.log_batch(batch.run_id, *batch.store_args())
+        if batch.end is not None:
+            status, end_time = batch.end
+            store.update_run_info(batch.run_id, RunStatus.from_string(status), end_time, None)
+        self.mark_done(seq)
+        return 1
 
     def _compact_if_empty(self) -> None:
         with self._locked():
@@ -279,23 +306,32 @@ class Journal:
 _REPLAY_LOCK = ".replay.lock"
 
 
-def _already_applied(store: TrackingStore, batch: JournalBatch) -> bool:
-    tags = store.get_run(batch.run_id).data.tags
-    return bool(tags.get(JOURNAL_BATCH_TAG) == batch.batch_id)
+def _metrics_already_applied(store: TrackingStore, batch: JournalBatch) -> bool:
+    """Whether every metric point of ``batch`` is already in ``store`` (False without any).
+
+    Only batches whose fate is unknown are checked, so reading their keys' histories
+    costs a few requests after an outage, not one per batch.
+    """
+    if not batch.metrics:
+        return False
+    wanted: Counter[tuple[str, str, int, int]] = Counter(_point(m) for m in batch.metrics)
+    for key in {m.key for m in batch.metrics}:
+        stored: Counter[tuple[str, str, int, int]] = Counter()
+        token: str | None = None
+        while True:
+            page = store.get_metric_history(batch.run_id, key, None, token)
+            stored.update(_point(m) for m in page)
+            token = page.token
+            if not token:
+                break
+        if any(stored[p] < n for p, n in wanted.items() if p[0] == key):
+            return False
+    return True
 
 
-def _with_room_for_id_tag(batch: JournalBatch) -> list[JournalBatch]:
-    size = len(batch.metrics) + len(batch.params) + len(batch.tags)
-    if len(batch.tags) < MAX_PARAMS_TAGS_PER_BATCH and size < MAX_ENTITIES_PER_BATCH:
-        return [batch]
-    # Move the last tag (or metric) into a batch of its own; order within a key is kept.
-    if batch.tags:
-        head = JournalBatch(batch.run_id, batch.metrics, batch.params, batch.tags[:-1])
-        tail = JournalBatch(batch.run_id, tags=batch.tags[-1:])
-    else:
-        head = JournalBatch(batch.run_id, batch.metrics[:-1], batch.params)
-        tail = JournalBatch(batch.run_id, metrics=batch.metrics[-1:])
-    return [head, tail]
+def _point(metric: Metric) -> tuple[str, str, int, int]:
+    # repr makes NaN equal to itself and keeps 0.1 and 0.1000000001 apart
+    return (metric.key, repr(float(metric.value)), int(metric.timestamp), int(metric.step))
 
 
 def _read_lines(path: Path) -> Iterator[dict[str, Any]]:

@@ -35,9 +35,9 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from cairn import env
 from cairn.exceptions import MlflowException
@@ -49,19 +49,32 @@ from cairn.validation import (
 
 if TYPE_CHECKING:
     from cairn.entities import Metric, Param, RunTag
-    from cairn.store.tracking import TrackingStore
 
 __all__ = [
     "AsyncLoggingError",
     "BatchFailure",
+    "BatchSink",
     "BatchingLogger",
     "flush",
     "get_logger",
     "should_log_async",
 ]
 
+
+class BatchSink(Protocol):
+    """Where batches go: a tracking store, or the offline failover in front of one."""
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None: ...
+
+
 # (sequence number, store, run id, metrics, params, tags)
-_Item = tuple[int, "TrackingStore", str, Sequence["Metric"], Sequence["Param"], Sequence["RunTag"]]
+_Item = tuple[int, BatchSink, str, Sequence["Metric"], Sequence["Param"], Sequence["RunTag"]]
 _Batch = tuple[list["Metric"], list["Param"], list["RunTag"]]
 _MAX_KEYS_NAMED = 10
 
@@ -115,11 +128,25 @@ class AsyncLoggingError(MlflowException):
         )
 
 
+_async_setting: tuple[str | None, str | None, bool] | None = None
+
+
 def should_log_async(synchronous: bool | None) -> bool:
     """Whether a logging call goes through the queue: ``synchronous`` wins, else the env."""
+    global _async_setting
     if synchronous is not None:
         return not synchronous
-    return bool(env.ASYNC_LOGGING.get())
+    # Asked on every logging call: parse the variables only when their text changes.
+    raw = (
+        os.environ.get(env.ASYNC_LOGGING.name),
+        os.environ.get(env.ASYNC_LOGGING.mlflow_name or ""),
+    )
+    cached = _async_setting
+    if cached is not None and cached[:2] == raw:
+        return cached[2]
+    enabled = bool(env.ASYNC_LOGGING.get())
+    _async_setting = (*raw, enabled)
+    return enabled
 
 
 class BatchingLogger:
@@ -156,7 +183,7 @@ class BatchingLogger:
     # -- producers ---------------------------------------------------------------------
     def enqueue(
         self,
-        store: TrackingStore,
+        store: BatchSink,
         run_id: str,
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
@@ -272,7 +299,7 @@ class BatchingLogger:
 
     def _write(self, items: list[_Item]) -> None:
         """Write ``items`` run by run, recording each batch the store refuses."""
-        groups: dict[tuple[int, str], tuple[TrackingStore, list[_Item]]] = {}
+        groups: dict[tuple[int, str], tuple[BatchSink, list[_Item]]] = {}
         for item in items:
             groups.setdefault((id(item[1]), item[2]), (item[1], []))[1].append(item)
         for (_, run_id), (store, run_items) in groups.items():
@@ -375,6 +402,15 @@ def _after_fork_in_child() -> None:
         logger._reset_state()
 
 
+_exit_hooks: list[Callable[[], None]] = []
+
+
+def call_after_exit_flush(hook: Callable[[], None]) -> None:
+    """Run ``hook`` at interpreter exit, after the queues were flushed (the offline
+    failover uses it to try the journal once more and say what is left in it)."""
+    _exit_hooks.append(hook)
+
+
 def _flush_at_exit() -> None:
     for logger in list(_instances):
         try:
@@ -382,6 +418,11 @@ def _flush_at_exit() -> None:
         except AsyncLoggingError as error:
             # Exceptions cannot propagate out of exit; say loudly what was not logged.
             print(f"cairn: {error.message}", file=sys.stderr)
+    for hook in _exit_hooks:
+        try:
+            hook()
+        except Exception as error:  # exit must go on; say what happened
+            print(f"cairn: {error}", file=sys.stderr)
 
 
 if hasattr(os, "register_at_fork"):

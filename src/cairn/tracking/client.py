@@ -4,6 +4,12 @@ Every method takes explicit ids (no active run). Inputs are checked here with
 ``cairn.validation`` before the store sees them, so bad input fails the same way
 whatever the backend. The conveniences (``log_metric``, ``log_param``, ``set_tag``)
 are all ``log_batch`` calls, so each store writes data in one place.
+
+Logging is non-blocking by default: once checked, data goes to the process's background
+logger (``cairn.tracking.batching``), and for ``http(s)://`` URIs through the offline
+failover (``cairn.tracking.offline``). Every read or change of a run first flushes what
+was logged to it (read-your-writes), and a background failure is raised there.
+``synchronous=True`` on a call, or ``CAIRN_ASYNC_LOGGING=false``, writes before returning.
 """
 
 from __future__ import annotations
@@ -34,12 +40,15 @@ from cairn.entities import (
 )
 from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from cairn.store.registry import get_tracking_store
-from cairn.tracking import context
+from cairn.tracking import batching, context
 from cairn.tracking.uri import get_registry_uri, resolve_tracking_uri
 
 if TYPE_CHECKING:
     from cairn.artifacts.repository import ArtifactRepository
     from cairn.store.tracking import TrackingStore
+    from cairn.tracking.offline import OfflineFailover
+
+_REMOTE_SCHEMES = ("http://", "https://")
 
 
 def now_millis() -> int:
@@ -56,6 +65,8 @@ def _as_experiment_ids(experiment_ids: str | int | Iterable[str | int]) -> list[
 
 def metric_from_value(key: str, value: Any, timestamp: int | None, step: int | None) -> Metric:
     """A Metric with MLflow's defaults (now, step 0) and numpy scalars made plain."""
+    if type(value) is float and type(step) is int and timestamp is None:
+        return Metric(key, value, int(time.time() * 1000), step)  # the training-loop case
     # numpy scalars and other Number types become plain Python numbers before storage
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         value = float(value)
@@ -104,6 +115,26 @@ class MlflowClient:
     @cached_property
     def _store(self) -> TrackingStore:
         return get_tracking_store(self._tracking_uri)
+
+    @cached_property
+    def _failover(self) -> OfflineFailover | None:
+        """The journal-backed write path of a remote URI; None for local stores."""
+        if not self._tracking_uri.lower().startswith(_REMOTE_SCHEMES):
+            return None
+        from cairn.tracking.offline import failover_for
+
+        return failover_for(self._tracking_uri, self._store)
+
+    def _flush(self, run_id: str | None = None) -> None:
+        """Write what was logged (to ``run_id``, or to any run) before reading or changing it.
+
+        Raises:
+            AsyncLoggingError: some of that data could not be written in the background.
+        """
+        batching.flush(run_id)
+        failover = self._failover
+        if failover is not None:
+            failover.flush(run_id)
 
     # -- experiments -------------------------------------------------------------------
     def create_experiment(
@@ -196,7 +227,9 @@ class MlflowClient:
 
     def get_run(self, run_id: str) -> Run:
         """The run with its latest metrics, params, tags and inputs."""
-        return self._store.get_run(validation.check_run_id(run_id))
+        run_id = validation.check_run_id(run_id)
+        self._flush(run_id)
+        return self._store.get_run(run_id)
 
     def get_parent_run(self, run_id: str) -> Run | None:
         """The run named by this run's ``mlflow.parentRunId`` tag, if any."""
@@ -207,23 +240,48 @@ class MlflowClient:
         """Change a run's status (a name like ``"FINISHED"``) and/or its name."""
         run_id = validation.check_run_id(run_id)
         run_status = RunStatus.from_string(status) if status else None
+        self._flush(run_id)
         self._store.update_run_info(run_id, run_status, None, name)
 
     def set_terminated(
         self, run_id: str, status: str | None = None, end_time: int | None = None
     ) -> None:
-        """End a run: ``status`` defaults to ``FINISHED``, ``end_time`` to now."""
+        """End a run: ``status`` defaults to ``FINISHED``, ``end_time`` to now.
+
+        Everything logged to the run is written first. When the tracking server is out of
+        reach, the end is journaled with the run's data and replayed after it.
+        """
         run_id = validation.check_run_id(run_id)
         try:
             run_status = RunStatus.from_string(status or "FINISHED")
         except ValueError as exc:
             raise InvalidParameterValue(str(exc)) from None
-        self._store.update_run_info(
-            run_id, run_status, now_millis() if end_time is None else int(end_time), None
-        )
+        end = now_millis() if end_time is None else int(end_time)
+        try:
+            self._flush(run_id)
+        finally:  # the run ends even when some of its data failed; that error follows
+            self._end(run_id, run_status, end)
+
+    def _end(self, run_id: str, run_status: RunStatus, end: int) -> None:
+        failover = self._failover
+        name = RunStatus.to_string(run_status)
+        if failover is not None and failover.end_run(run_id, name, end):
+            return
+        try:
+            self._store.update_run_info(run_id, run_status, end, None)
+        except Exception as error:
+            if failover is None:
+                raise
+            from cairn.tracking.offline import is_unreachable
+
+            if not is_unreachable(error):
+                raise
+            failover.journal_end_run(run_id, name, end, error)
 
     def delete_run(self, run_id: str) -> None:
-        self._store.delete_run(validation.check_run_id(run_id))
+        run_id = validation.check_run_id(run_id)
+        self._flush(run_id)
+        self._store.delete_run(run_id)
 
     def restore_run(self, run_id: str) -> None:
         self._store.restore_run(validation.check_run_id(run_id))
@@ -239,6 +297,7 @@ class MlflowClient:
     ) -> PagedList[Run]:
         """One page of the runs of ``experiment_ids`` matching ``filter_string``."""
         validation.check_max_results(max_results)
+        self._flush()
         return self._store.search_runs(
             _as_experiment_ids(experiment_ids),
             filter_string or "",
@@ -259,23 +318,29 @@ class MlflowClient:
         synchronous: bool | None = None,
     ) -> None:
         """Record one point of a metric; ``timestamp`` defaults to now, ``step`` to 0."""
-        self.log_batch(run_id, metrics=[metric_from_value(key, value, timestamp, step)])
+        self.log_batch(
+            run_id,
+            metrics=[metric_from_value(key, value, timestamp, step)],
+            synchronous=synchronous,
+        )
 
     def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
         """Record a parameter (stored as ``str(value)``) and return ``value``.
 
         A param is write-once: logging a different value for the same key fails.
         """
-        self.log_batch(run_id, params=[Param(key, str(value))])
+        self.log_batch(run_id, params=[Param(key, str(value))], synchronous=synchronous)
         return value
 
     def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
         """Set a tag on a run (stored as ``str(value)``); a later value replaces it."""
-        self.log_batch(run_id, tags=[RunTag(key, str(value))])
+        self.log_batch(run_id, tags=[RunTag(key, str(value))], synchronous=synchronous)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         validation.check_key(key, "tag name")
-        self._store.delete_tag(validation.check_run_id(run_id), key)
+        run_id = validation.check_run_id(run_id)
+        self._flush(run_id)
+        self._store.delete_tag(run_id, key)
 
     def log_batch(
         self,
@@ -287,8 +352,10 @@ class MlflowClient:
     ) -> None:
         """Write metrics, params and tags to a run.
 
-        Larger batches than the store accepts are split into several writes, as MLflow
-        does, after every entity has been checked, so invalid input writes nothing.
+        Every entity is checked here, so invalid input raises at once and writes nothing.
+        Then the data is queued for the background logger, which batches it within the
+        store's limits; with ``synchronous=True`` (or ``CAIRN_ASYNC_LOGGING=false``) it is
+        written before this returns, split into several writes if it is too big for one.
         """
         run_id = validation.check_run_id(run_id)
         metrics, params, tags = list(metrics), list(params), list(tags)
@@ -303,6 +370,12 @@ class MlflowClient:
                 )
         for tag in tags:
             validation.check_tag(tag)
+        if batching.should_log_async(synchronous):
+            batching.get_logger().enqueue(
+                self._failover or self._store, run_id, metrics, params, tags
+            )
+            return
+        self._flush(run_id)  # what was queued before this call reaches the store first
         for chunk_metrics, chunk_params, chunk_tags in _chunks(metrics, params, tags):
             self._store.log_batch(run_id, chunk_metrics, chunk_params, chunk_tags)
 
@@ -310,11 +383,14 @@ class MlflowClient:
         """Record the datasets a run consumed."""
         inputs = list(datasets or ())
         validation.check_dataset_inputs(inputs)
-        self._store.log_inputs(validation.check_run_id(run_id), inputs)
+        run_id = validation.check_run_id(run_id)
+        self._flush(run_id)
+        self._store.log_inputs(run_id, inputs)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every logged point of one metric, across as many store pages as it takes."""
         run_id = validation.check_run_id(run_id)
+        self._flush(run_id)
         points: list[Metric] = []
         token: str | None = None
         while True:

@@ -8,42 +8,22 @@ from __future__ import annotations
 
 import getpass
 import os
-import random
 import sys
 from pathlib import Path
+
+from cairn.entities.run_names import RUN_NAME_TAG
+from cairn.entities.run_names import generate_run_name as generate_run_name  # for the client
 
 MLFLOW_USER = "mlflow.user"
 MLFLOW_SOURCE_NAME = "mlflow.source.name"
 MLFLOW_SOURCE_TYPE = "mlflow.source.type"
 MLFLOW_GIT_COMMIT = "mlflow.source.git.commit"
-MLFLOW_RUN_NAME = "mlflow.runName"
+MLFLOW_RUN_NAME = RUN_NAME_TAG
 MLFLOW_PARENT_RUN_ID = "mlflow.parentRunId"
 MLFLOW_RUN_NOTE = "mlflow.note.content"
 MLFLOW_DATASET_CONTEXT = "mlflow.data.context"
 
 SOURCE_TYPE_LOCAL = "LOCAL"
-
-_ADJECTIVES = (
-    "amber", "bold", "brave", "bright", "calm", "clever", "crisp", "curious", "dapper",
-    "eager", "fancy", "gentle", "glad", "golden", "grand", "happy", "honest", "humble",
-    "jolly", "keen", "kind", "lively", "lucky", "mellow", "merry", "nimble", "noble",
-    "patient", "polite", "proud", "quick", "quiet", "rare", "rustic", "serene", "sharp",
-    "shy", "silent", "sleek", "smooth", "snug", "steady", "sunny", "swift", "tidy",
-    "upbeat", "vivid", "warm", "wise", "zesty",
-)  # fmt: skip
-_NOUNS = (
-    "badger", "bear", "bison", "cairn", "cat", "colt", "crane", "deer", "dove", "eagle",
-    "elk", "falcon", "ferret", "finch", "fox", "gecko", "goat", "hare", "hawk", "heron",
-    "ibis", "jay", "koala", "lark", "lemur", "lion", "lynx", "mole", "moose", "newt",
-    "otter", "owl", "panda", "pika", "puffin", "quail", "raven", "robin", "seal", "shrew",
-    "sloth", "snail", "stoat", "swan", "toad", "trout", "vole", "wolf", "wren", "yak",
-)  # fmt: skip
-
-
-def generate_run_name() -> str:
-    """A readable random run name like MLflow's: ``adjective-noun-NNN``."""
-    rng = random.SystemRandom()
-    return f"{rng.choice(_ADJECTIVES)}-{rng.choice(_NOUNS)}-{rng.randint(0, 999)}"
 
 
 def current_user() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +31,7 @@ from cairn.entities import (
     ViewType,
 )
 from cairn.exceptions import InvalidParameterValue, MlflowException
-from cairn.tracking import context
+from cairn.tracking import batching, context
 from cairn.tracking.client import MlflowClient, metric_from_value, now_millis
 from cairn.tracking.uri import (
     export_setting,
@@ -60,6 +61,19 @@ class _ThreadState(threading.local):
 
 
 _state = _ThreadState()
+_clients: dict[str, MlflowClient] = {}
+
+
+def _client() -> MlflowClient:
+    """The client of the tracking URI in effect; one per URI, as a logging loop calls it
+    for every point (clients hold no per-call state)."""
+    tracking_uri = get_tracking_uri()
+    client = _clients.get(tracking_uri)
+    if client is None:
+        client = _clients[tracking_uri] = MlflowClient(tracking_uri)
+    return client
+
+
 _experiment_lock = threading.Lock()
 _active_experiment_id: str | None = None
 
@@ -95,7 +109,7 @@ def create_experiment(
     name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
 ) -> str:
     """Create an experiment and return its id."""
-    return MlflowClient().create_experiment(name, artifact_location, tags)
+    return _client().create_experiment(name, artifact_location, tags)
 
 
 def set_experiment(
@@ -112,7 +126,7 @@ def set_experiment(
         raise InvalidParameterValue(
             "Must specify exactly one of: `experiment_id` or `experiment_name`."
         )
-    client = MlflowClient()
+    client = _client()
     with _experiment_lock:
         if experiment_id is not None:
             experiment = client.get_experiment(str(experiment_id))
@@ -142,7 +156,7 @@ def set_experiment(
 
 def _experiment_id_from_env() -> str | None:
     name, experiment_id = env.EXPERIMENT_NAME.get(), env.EXPERIMENT_ID.get()
-    client = MlflowClient()
+    client = _client()
     if name:
         found = client.get_experiment_by_name(name)
         if found is None:
@@ -171,20 +185,20 @@ def _current_experiment_id() -> str:
 
 def get_experiment(experiment_id: str) -> Experiment:
     """The experiment with this id; raises ``ResourceDoesNotExist`` if there is none."""
-    return MlflowClient().get_experiment(experiment_id)
+    return _client().get_experiment(experiment_id)
 
 
 def get_experiment_by_name(name: str) -> Experiment | None:
     """The experiment with this name, or None."""
-    return MlflowClient().get_experiment_by_name(name)
+    return _client().get_experiment_by_name(name)
 
 
 def delete_experiment(experiment_id: str) -> None:
-    MlflowClient().delete_experiment(experiment_id)
+    _client().delete_experiment(experiment_id)
 
 
 def restore_experiment(experiment_id: str) -> None:
-    MlflowClient().restore_experiment(experiment_id)
+    _client().restore_experiment(experiment_id)
 
 
 def search_experiments(
@@ -194,7 +208,7 @@ def search_experiments(
     order_by: list[str] | None = None,
 ) -> list[Experiment]:
     """All matching experiments (up to ``max_results``), fetched page by page."""
-    client = MlflowClient()
+    client = _client()
     found: list[Experiment] = []
     token: str | None = None
     while max_results is None or len(found) < max_results:
@@ -211,7 +225,7 @@ def search_experiments(
 
 def set_experiment_tag(key: str, value: Any) -> None:
     """Tag the current experiment."""
-    MlflowClient().set_experiment_tag(_current_experiment_id(), key, value)
+    _client().set_experiment_tag(_current_experiment_id(), key, value)
 
 
 def set_experiment_tags(tags: dict[str, Any]) -> None:
@@ -220,7 +234,7 @@ def set_experiment_tags(tags: dict[str, Any]) -> None:
 
 
 def delete_experiment_tag(key: str) -> None:
-    MlflowClient().delete_experiment_tag(_current_experiment_id(), key)
+    _client().delete_experiment_tag(_current_experiment_id(), key)
 
 
 # -- runs ------------------------------------------------------------------------------
@@ -293,7 +307,7 @@ def start_run(
         )
     if log_system_metrics:
         _logger.warning("System metrics logging is not supported by Cairn yet; ignoring it.")
-    client = MlflowClient()
+    client = _client()
     existing_run_id = run_id or env.RUN_ID.get()
     if not run_id and existing_run_id:
         export_setting(env.RUN_ID, None)  # the environment names a run to resume once, as in MLflow
@@ -343,16 +357,17 @@ def end_run(status: str = "FINISHED") -> None:
     export_setting(env.RUN_ID, None)
     run_id = str(stack.pop().info.run_id)
     _state.last_run_id = run_id
-    MlflowClient().set_terminated(run_id, status)
+    _client().set_terminated(run_id, status)
 
 
 def _end_runs_at_exit() -> None:
     # A script that never called end_run still leaves its runs FINISHED, as MLflow does.
     while _state.stack:
         try:
-            end_run()
-        except Exception:
-            _state.stack.pop()
+            end_run()  # pops the run before anything in it can fail
+        except Exception as error:
+            # Exit cannot raise: say what failed (e.g. data the background could not log).
+            print(f"cairn: {getattr(error, 'message', None) or error}", file=sys.stderr)
 
 
 atexit.register(_end_runs_at_exit)
@@ -385,25 +400,25 @@ def _run_id(run_id: str | None = None) -> str:
 
 def get_run(run_id: str) -> Run:
     """The run with this id, with its latest data."""
-    return MlflowClient().get_run(run_id)
+    return _client().get_run(run_id)
 
 
 def get_parent_run(run_id: str) -> Run | None:
-    return MlflowClient().get_parent_run(run_id)
+    return _client().get_parent_run(run_id)
 
 
 def delete_run(run_id: str) -> None:
-    MlflowClient().delete_run(run_id)
+    _client().delete_run(run_id)
 
 
 def restore_run(run_id: str) -> None:
-    MlflowClient().restore_run(run_id)
+    _client().restore_run(run_id)
 
 
 # -- logging to the active run ---------------------------------------------------------
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
     """Log a parameter to the active run (starting one if needed); returns ``value``."""
-    return MlflowClient().log_param(_run_id(), key, value)
+    return _client().log_param(_run_id(), key, value, synchronous)
 
 
 def log_params(
@@ -411,7 +426,7 @@ def log_params(
 ) -> None:
     """Log several parameters at once."""
     items = [Param(k, str(v)) for k, v in params.items()]
-    MlflowClient().log_batch(_run_id(run_id), params=items)
+    _client().log_batch(_run_id(run_id), params=items, synchronous=synchronous)
 
 
 def log_metric(
@@ -423,7 +438,7 @@ def log_metric(
     run_id: str | None = None,
 ) -> None:
     """Log one point of a metric to the active run (starting one if needed)."""
-    MlflowClient().log_metric(_run_id(run_id), key, value, timestamp, step)
+    _client().log_metric(_run_id(run_id), key, value, timestamp, step, synchronous)
 
 
 def log_metrics(
@@ -436,24 +451,39 @@ def log_metrics(
     """Log several metrics at one step and timestamp."""
     ts = now_millis() if timestamp is None else timestamp
     items: list[Metric] = [metric_from_value(k, v, ts, step) for k, v in metrics.items()]
-    MlflowClient().log_batch(_run_id(run_id), metrics=items)
+    _client().log_batch(_run_id(run_id), metrics=items, synchronous=synchronous)
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
     """Set a tag on the active run (starting one if needed)."""
-    MlflowClient().set_tag(_run_id(), key, value)
+    _client().set_tag(_run_id(), key, value, synchronous)
 
 
 def set_tags(tags: dict[str, Any], synchronous: bool | None = None) -> None:
-    MlflowClient().log_batch(_run_id(), tags=[RunTag(k, str(v)) for k, v in tags.items()])
+    items = [RunTag(k, str(v)) for k, v in tags.items()]
+    _client().log_batch(_run_id(), tags=items, synchronous=synchronous)
 
 
 def delete_tag(key: str) -> None:
-    MlflowClient().delete_tag(_run_id(), key)
+    _client().delete_tag(_run_id(), key)
+
+
+def flush(timeout: float | None = None) -> None:
+    """Write everything logged in the background so far, to every run and store.
+
+    Raises:
+        AsyncLoggingError: some logged data could not be written; it names what failed.
+        TimeoutError: ``timeout`` seconds passed before the queue was written.
+    """
+    batching.flush(timeout=timeout)
+    offline = sys.modules.get("cairn.tracking.offline")  # loaded only for remote URIs
+    if offline is not None:
+        offline.flush_all()
 
 
 def flush_async_logging() -> None:
-    """Cairn logs synchronously, so there is never anything to flush."""
+    """MLflow's name for ``flush()``: wait for the background logger to write everything."""
+    flush()
 
 
 # -- datasets --------------------------------------------------------------------------
@@ -508,7 +538,7 @@ def log_input(
                 "`dataset` must be specified if `context` or `tags` is specified."
             )
         return
-    MlflowClient().log_inputs(_run_id(), [_dataset_input(dataset, context, tags)])
+    _client().log_inputs(_run_id(), [_dataset_input(dataset, context, tags)])
 
 
 def log_inputs(
@@ -529,7 +559,7 @@ def log_inputs(
         if d is not None
     ]
     if inputs:
-        MlflowClient().log_inputs(_run_id(), inputs)
+        _client().log_inputs(_run_id(), inputs)
 
 
 # -- artifacts -------------------------------------------------------------------------
@@ -537,22 +567,22 @@ def log_artifact(
     local_path: str | Path, artifact_path: str | None = None, run_id: str | None = None
 ) -> None:
     """Upload a local file (or directory) into the active run's artifacts."""
-    MlflowClient().log_artifact(_run_id(run_id), str(local_path), artifact_path)
+    _client().log_artifact(_run_id(run_id), str(local_path), artifact_path)
 
 
 def log_artifacts(
     local_dir: str | Path, artifact_path: str | None = None, run_id: str | None = None
 ) -> None:
     """Upload the contents of a local directory into the active run's artifacts."""
-    MlflowClient().log_artifacts(_run_id(run_id), str(local_dir), artifact_path)
+    _client().log_artifacts(_run_id(run_id), str(local_dir), artifact_path)
 
 
 def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
-    MlflowClient().log_text(_run_id(run_id), text, artifact_file)
+    _client().log_text(_run_id(run_id), text, artifact_file)
 
 
 def log_dict(dictionary: dict[str, Any], artifact_file: str, run_id: str | None = None) -> None:
-    MlflowClient().log_dict(_run_id(run_id), dictionary, artifact_file)
+    _client().log_dict(_run_id(run_id), dictionary, artifact_file)
 
 
 def log_figure(
@@ -561,7 +591,7 @@ def log_figure(
     *,
     save_kwargs: dict[str, Any] | None = None,
 ) -> None:
-    MlflowClient().log_figure(_run_id(), figure, artifact_file, save_kwargs=save_kwargs)
+    _client().log_figure(_run_id(), figure, artifact_file, save_kwargs=save_kwargs)
 
 
 def log_image(
@@ -572,11 +602,11 @@ def log_image(
     timestamp: int | None = None,
     synchronous: bool | None = False,
 ) -> None:
-    MlflowClient().log_image(_run_id(), image, artifact_file, key, step, timestamp)
+    _client().log_image(_run_id(), image, artifact_file, key, step, timestamp)
 
 
 def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
-    MlflowClient().log_table(_run_id(run_id), data, artifact_file)
+    _client().log_table(_run_id(run_id), data, artifact_file)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
@@ -636,7 +666,7 @@ def search_runs(
         ids = [_current_experiment_id()]
     runs: list[Run] = []
     if ids:
-        client = MlflowClient()
+        client = _client()
         token: str | None = None
         while len(runs) < max_results:
             want = min(_RUNS_PER_PAGE, max_results - len(runs))
@@ -685,6 +715,7 @@ __all__ = [
     "delete_run",
     "delete_tag",
     "end_run",
+    "flush",
     "flush_async_logging",
     "get_artifact_uri",
     "get_experiment",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from enum import IntEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -26,6 +27,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -49,10 +51,20 @@ def _not_bool(value: Any) -> Any:
     return value
 
 
+# One JSON schema for both directions, so OpenAPI's request and response schemas of a
+# message (a Metric is both) agree: a number, or one of the three non-finite spellings.
+_WIRE_FLOAT_SCHEMA = {
+    "anyOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]
+}
 WireFloat = Annotated[
-    float, BeforeValidator(_not_bool), PlainSerializer(_float_to_wire, when_used="json")
+    float,
+    BeforeValidator(_not_bool),
+    PlainSerializer(_float_to_wire, when_used="json"),
+    WithJsonSchema(_WIRE_FLOAT_SCHEMA),
 ]
-WireInt = Annotated[int, BeforeValidator(_not_bool), Field(ge=-(2**63), le=2**63 - 1)]
+# The bounds come before the validator: placed after it, pydantic cannot express them in
+# JSON schema and writes non-standard "ge"/"le" keywords instead of minimum/maximum.
+WireInt = Annotated[int, Field(ge=-(2**63), le=2**63 - 1), BeforeValidator(_not_bool)]
 # Required strings: MLflow treats an empty string exactly like a missing field.
 RequiredStr = Annotated[str, Field(min_length=1)]
 
@@ -108,6 +120,16 @@ class _RunIdRequest(Message):
         if isinstance(data, dict) and not data.get("run_id") and data.get("run_uuid"):
             return {**data, "run_id": data["run_uuid"]}
         return data
+
+
+def _enum_schema(enum: type[IntEnum]) -> dict[str, Any]:
+    """The JSON schema of an enum that travels by name and is accepted by number, too."""
+    return {
+        "anyOf": [
+            {"type": "string", "enum": [member.name for member in enum]},
+            {"type": "integer", "enum": [member.value for member in enum]},
+        ]
+    }
 
 
 def _coerce_view_type(value: Any) -> int | None:
@@ -235,7 +257,7 @@ class SearchExperiments(Message):
     page_token: str | None = None
     filter: str | None = None
     order_by: list[str] = Field(default_factory=list)
-    view_type: WireInt | None = None
+    view_type: Annotated[WireInt | None, WithJsonSchema(_enum_schema(ViewType))] = None
 
     @field_validator("view_type", mode="before")
     @classmethod
@@ -301,7 +323,7 @@ class RunResponse(Message):
 
 class UpdateRun(_RunIdRequest):
     run_uuid: str | None = None
-    status: str | None = None
+    status: Annotated[str | None, WithJsonSchema(_enum_schema(RunStatus))] = None
     end_time: WireInt | None = None
     run_name: str | None = None
 
@@ -377,7 +399,7 @@ class LogModel(_RunIdRequest):
 class SearchRuns(Message):
     experiment_ids: list[str] = Field(default_factory=list)
     filter: str | None = None
-    run_view_type: WireInt | None = None
+    run_view_type: Annotated[WireInt | None, WithJsonSchema(_enum_schema(ViewType))] = None
     max_results: WireInt | None = None
     order_by: list[str] = Field(default_factory=list)
     page_token: str | None = None

@@ -42,6 +42,18 @@ class ExperimentContract:
         assert exp.last_update_time >= exp.creation_time
         assert store.get_experiment_by_name("churn") == exp
 
+    @pytest.mark.parametrize(
+        "location", ["mlflow-artifacts:/proxied", "mlflow-artifacts://host/x", "file:/data/x"]
+    )
+    def test_an_artifact_location_with_a_scheme_is_kept_as_given(
+        self, store: TrackingStore, location: str
+    ) -> None:
+        # what a server proxying artifacts hands the store; never a path under the cwd
+        exp_id = new_experiment(store, "proxied", location)
+        assert store.get_experiment(exp_id).artifact_location == location
+        run = store.create_run(exp_id, "u", 0, [], "r")
+        assert run.info.artifact_uri == f"{location}/{run.info.run_id}/artifacts"
+
     def test_ids_are_distinct_and_default_artifact_location_names_the_id(
         self, store: TrackingStore
     ) -> None:

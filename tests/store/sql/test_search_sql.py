@@ -60,6 +60,7 @@ RUN_FILTERS = [
     "attributes.run_name LIKE '%a'",
     "attributes.run_name ILIKE 'b%'",
     "attributes.run_name = 'épsilon'",
+    "attributes.run_name ILIKE 'É%'",  # ILIKE folds every letter, not ASCII only
     "attributes.run_name != 'alpha'",
     "attributes.status = 'FINISHED'",
     "attributes.start_time > 3",
@@ -157,6 +158,12 @@ def test_run_orders_agree_with_the_reference(populated: tuple[SqlStore, str]) ->
         assert paged == expected, order_by
 
 
+def test_ilike_folds_letters_beyond_ascii(populated: tuple[SqlStore, str]) -> None:
+    store, exp_id = populated
+    assert _names(store.search_runs([exp_id], "attributes.run_name ILIKE 'ÉPS%'")) == ["épsilon"]
+    assert _names(store.search_runs([exp_id], "attributes.run_name LIKE 'É%'")) == []
+
+
 def test_search_spans_experiments_and_view_types(sql_store: SqlStore) -> None:
     first, second = sql_store.create_experiment("one"), sql_store.create_experiment("two")
     kept = sql_store.create_run(first, "u", 1, [], "kept").info.run_id
@@ -171,6 +178,19 @@ def test_search_spans_experiments_and_view_types(sql_store: SqlStore) -> None:
         "kept",
     ]
     assert _names(sql_store.search_runs([first], f"attributes.run_id IN ('{kept}')")) == ["kept"]
+
+
+def test_order_by_experiment_id_is_numeric_as_in_the_reference(sql_store: SqlStore) -> None:
+    ids = [sql_store.create_experiment(f"e{n}") for n in range(11)]  # ids reach 10 and 11
+    for start, exp_id in enumerate(ids):
+        sql_store.create_run(exp_id, "u", start, [], f"run-{exp_id}")
+    everything = sql_store.search_runs(ids, "")
+    for order_by in (["attributes.experiment_id"], ["attributes.experiment_id DESC"]):
+        expected = _names(sort_runs(everything, parse_run_order_by(order_by)))
+        assert _names(sql_store.search_runs(ids, "", order_by=order_by)) == expected
+    assert _names(sql_store.search_runs(ids, "", order_by=["attributes.experiment_id"]))[-1] == (
+        f"run-{max(ids, key=int)}"
+    )
 
 
 EXPERIMENT_FILTERS = [

@@ -1,5 +1,6 @@
 // The only module that talks to the server: MLflow's REST API under ajax-api/2.0/mlflow.
 import type {
+  DownsampledHistoryResponse,
   Experiment,
   GetMetricHistoryResponse,
   ListArtifactsResponse,
@@ -27,6 +28,8 @@ export class ApiError extends Error {
 
 // Relative, so the UI keeps working when served under a path prefix.
 const API_BASE = "ajax-api/2.0/mlflow";
+// Cairn's own UI support endpoints (documented in cairn.server.ui_api).
+const CAIRN_BASE = "ajax-api/2.0/cairn";
 
 type Query = Record<string, string | number | string[] | undefined | null>;
 
@@ -41,8 +44,13 @@ function queryString(query: Query): string {
   return text ? `?${text}` : "";
 }
 
-async function call<T>(method: "GET" | "POST", path: string, payload: Query | object = {}): Promise<T> {
-  const url = method === "GET" ? `${API_BASE}/${path}${queryString(payload as Query)}` : `${API_BASE}/${path}`;
+async function call<T>(
+  method: "GET" | "POST",
+  path: string,
+  payload: Query | object = {},
+  base: string = API_BASE,
+): Promise<T> {
+  const url = method === "GET" ? `${base}/${path}${queryString(payload as Query)}` : `${base}/${path}`;
   let response: Response;
   try {
     response = await fetch(url, {
@@ -150,4 +158,63 @@ export async function fetchArtifactText(url: string): Promise<string> {
 export async function getExperiment(experimentId: string): Promise<Experiment> {
   const response = await call<{ experiment: Experiment }>("GET", "experiments/get", { experiment_id: experimentId });
   return response.experiment;
+}
+
+export async function createExperiment(name: string): Promise<string> {
+  const response = await call<{ experiment_id: string }>("POST", "experiments/create", { name });
+  return response.experiment_id;
+}
+
+export function renameExperiment(experimentId: string, newName: string): Promise<unknown> {
+  return call("POST", "experiments/update", { experiment_id: experimentId, new_name: newName });
+}
+
+export function deleteExperiment(experimentId: string): Promise<unknown> {
+  return call("POST", "experiments/delete", { experiment_id: experimentId });
+}
+
+export function restoreExperiment(experimentId: string): Promise<unknown> {
+  return call("POST", "experiments/restore", { experiment_id: experimentId });
+}
+
+export function deleteRun(runId: string): Promise<unknown> {
+  return call("POST", "runs/delete", { run_id: runId });
+}
+
+export function restoreRun(runId: string): Promise<unknown> {
+  return call("POST", "runs/restore", { run_id: runId });
+}
+
+export function deleteTag(runId: string, key: string): Promise<unknown> {
+  return call("POST", "runs/delete-tag", { run_id: runId, key });
+}
+
+export interface HistoryRange {
+  startStep?: number;
+  endStep?: number;
+}
+
+/**
+ * One metric of one run as min/max buckets (at most ``maxPoints``) over a step range:
+ * the server keeps every extreme, so a spike in a million points still shows.
+ */
+export function getHistoryDownsampled(
+  runId: string,
+  key: string,
+  maxPoints: number,
+  range: HistoryRange = {},
+): Promise<DownsampledHistoryResponse> {
+  const query = {
+    run_id: runId,
+    metric_key: key,
+    max_points: maxPoints,
+    start_step: range.startStep,
+    end_step: range.endStep,
+  };
+  return call("GET", "metrics/get-history-downsampled", query, CAIRN_BASE);
+}
+
+/** Where to download an artifact directory of a run (the whole run for "") as a zip. */
+export function artifactZipUrl(runId: string, path: string): string {
+  return `${CAIRN_BASE}/artifacts/download-zip${queryString({ run_id: runId, path: path || undefined })}`;
 }

@@ -508,6 +508,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/2.0/mlflow/logged-models/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search Logged Models:Post:/Api/2.0/Mlflow/Logged-Models/Search
+         * @description MLflow REST call POST /api/2.0/mlflow/logged-models/search.
+         */
+        post: operations["search_logged_models_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/2.0/cairn/metrics/get-history-downsampled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get History Downsampled:/Api/2.0/Cairn
+         * @description A metric's history downsampled to min/max buckets, extremes kept.
+         */
+        get: operations["get_history_downsampled__api_2_0_cairn_api_2_0_cairn_metrics_get_history_downsampled_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/2.0/cairn/artifacts/download-zip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Zip:/Api/2.0/Cairn
+         * @description A directory of a run's artifacts as a zip archive, streamed.
+         */
+        get: operations["download_zip__api_2_0_cairn_api_2_0_cairn_artifacts_download_zip_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/2.0/mlflow-artifacts/artifacts": {
         parameters: {
             query?: never;
@@ -587,6 +647,28 @@ export interface components {
             dataset: components["schemas"]["Dataset"];
         };
         /**
+         * DownsampledHistoryResponse
+         * @description A metric history as min/max buckets, in step order.
+         */
+        DownsampledHistoryResponse: {
+            /** Run Id */
+            run_id: string;
+            /** Metric Key */
+            metric_key: string;
+            /** Total Points */
+            total_points: number;
+            /** Non Finite */
+            non_finite: number;
+            /** Start Step */
+            start_step?: number | null;
+            /** End Step */
+            end_step?: number | null;
+            /** Max Points */
+            max_points: number;
+            /** Buckets */
+            buckets: components["schemas"]["HistoryBucket"][];
+        };
+        /**
          * Empty
          * @description The response of every write that returns nothing: ``{}``.
          */
@@ -643,6 +725,31 @@ export interface components {
             /** Next Page Token */
             next_page_token?: string | null;
         };
+        /** HTTPValidationError */
+        HTTPValidationError: {
+            /** Detail */
+            detail?: components["schemas"]["ValidationError"][];
+        };
+        /**
+         * HistoryBucket
+         * @description The points of one step interval: how many, their step and time span, extremes.
+         */
+        HistoryBucket: {
+            /** Count */
+            count: number;
+            /** Step Min */
+            step_min: number;
+            /** Step Max */
+            step_max: number;
+            /** Timestamp Min */
+            timestamp_min: number;
+            /** Timestamp Max */
+            timestamp_max: number;
+            /** Value Min */
+            value_min: number;
+            /** Value Max */
+            value_max: number;
+        };
         /** InputTag */
         InputTag: {
             /** Key */
@@ -669,7 +776,7 @@ export interface components {
             /** Key */
             key: string;
             /** Value */
-            value: number | string;
+            value: number | ("NaN" | "Infinity" | "-Infinity");
             /** Timestamp */
             timestamp: number;
             /**
@@ -683,7 +790,7 @@ export interface components {
             /** Key */
             key: string;
             /** Value */
-            value: number | string;
+            value: number | ("NaN" | "Infinity" | "-Infinity");
             /** Timestamp */
             timestamp: number;
             /**
@@ -765,6 +872,15 @@ export interface components {
             /** Next Page Token */
             next_page_token?: string | null;
         };
+        /** SearchLoggedModelsResponse */
+        SearchLoggedModelsResponse: {
+            /** Models */
+            models?: {
+                [key: string]: unknown;
+            }[];
+            /** Next Page Token */
+            next_page_token?: string | null;
+        };
         /** SearchRunsResponse */
         SearchRunsResponse: {
             /** Runs */
@@ -775,6 +891,19 @@ export interface components {
         /** UpdateRunResponse */
         UpdateRunResponse: {
             run_info: components["schemas"]["RunInfo"];
+        };
+        /** ValidationError */
+        ValidationError: {
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
+            /** Input */
+            input?: unknown;
+            /** Context */
+            ctx?: Record<string, never>;
         };
         /** CreateExperiment */
         CreateExperiment: {
@@ -951,7 +1080,7 @@ export interface components {
             /** Key */
             key: string;
             /** Value */
-            value: number;
+            value: number | ("NaN" | "Infinity" | "-Infinity");
             /** Timestamp */
             timestamp: number;
             /**
@@ -1015,6 +1144,26 @@ export interface components {
              * @default null
              */
             view_type: number | null;
+        };
+        /** SearchLoggedModels */
+        SearchLoggedModels: {
+            /** Experiment Ids */
+            experiment_ids?: string[];
+            /**
+             * Filter
+             * @default null
+             */
+            filter: string | null;
+            /**
+             * Max Results
+             * @default null
+             */
+            max_results: number | null;
+            /**
+             * Page Token
+             * @default null
+             */
+            page_token: string | null;
         };
         /** SearchRuns */
         SearchRuns: {
@@ -1101,6 +1250,12 @@ export interface components {
              */
             run_name: string | null;
         };
+        /** ErrorResponse */
+        ErrorResponse: {
+            /** @enum {string} */
+            error_code: "INTERNAL_ERROR" | "TEMPORARILY_UNAVAILABLE" | "IO_ERROR" | "BAD_REQUEST" | "INVALID_PARAMETER_VALUE" | "ENDPOINT_NOT_FOUND" | "MALFORMED_REQUEST" | "INVALID_STATE" | "PERMISSION_DENIED" | "FEATURE_DISABLED" | "CUSTOMER_UNAUTHORIZED" | "REQUEST_LIMIT_EXCEEDED" | "RESOURCE_CONFLICT" | "NOT_IMPLEMENTED" | "DATA_LOSS" | "RESOURCE_ALREADY_EXISTS" | "RESOURCE_DOES_NOT_EXIST" | "UNAUTHENTICATED" | "NOT_FOUND" | "ALREADY_EXISTS" | "ABORTED" | "CANCELLED" | "RESOURCE_EXHAUSTED" | "DEADLINE_EXCEEDED";
+            message: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -1132,6 +1287,15 @@ export interface operations {
                     "application/json": components["schemas"]["CreateExperimentResponse"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     get_experiment_get: {
@@ -1154,6 +1318,15 @@ export interface operations {
                     "application/json": components["schemas"]["GetExperimentResponse"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     get_experiment_by_name_get: {
@@ -1174,6 +1347,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GetExperimentResponse"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1202,6 +1384,15 @@ export interface operations {
                     "application/json": components["schemas"]["SearchExperimentsResponse"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     search_experiments_post: {
@@ -1224,6 +1415,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SearchExperimentsResponse"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1250,6 +1450,15 @@ export interface operations {
                     "application/json": components["schemas"]["Empty"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     delete_experiment_post: {
@@ -1272,6 +1481,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Empty"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1298,6 +1516,15 @@ export interface operations {
                     "application/json": components["schemas"]["Empty"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     set_experiment_tag_post: {
@@ -1320,6 +1547,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Empty"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1346,6 +1582,15 @@ export interface operations {
                     "application/json": components["schemas"]["Empty"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     create_run_post: {
@@ -1370,6 +1615,15 @@ export interface operations {
                     "application/json": components["schemas"]["RunResponse"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     get_run_get: {
@@ -1391,6 +1645,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunResponse"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1417,6 +1680,15 @@ export interface operations {
                     "application/json": components["schemas"]["UpdateRunResponse"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     delete_run_post: {
@@ -1439,6 +1711,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Empty"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1465,6 +1746,15 @@ export interface operations {
                     "application/json": components["schemas"]["Empty"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     log_metric_post: {
@@ -1487,6 +1777,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Empty"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1513,6 +1812,15 @@ export interface operations {
                     "application/json": components["schemas"]["Empty"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     set_tag_post: {
@@ -1535,6 +1843,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Empty"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1561,6 +1878,15 @@ export interface operations {
                     "application/json": components["schemas"]["Empty"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     log_batch_post: {
@@ -1583,6 +1909,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Empty"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1609,6 +1944,15 @@ export interface operations {
                     "application/json": components["schemas"]["Empty"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     log_model_post: {
@@ -1633,6 +1977,15 @@ export interface operations {
                     "application/json": components["schemas"]["Empty"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     search_runs_post: {
@@ -1655,6 +2008,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SearchRunsResponse"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1683,6 +2045,15 @@ export interface operations {
                     "application/json": components["schemas"]["GetMetricHistoryResponse"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     get_metric_history_bulk_interval_get: {
@@ -1707,6 +2078,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GetMetricHistoryBulkIntervalResponse"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1734,11 +2114,148 @@ export interface operations {
                     "application/json": components["schemas"]["ListArtifactsResponse"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    search_logged_models_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SearchLoggedModels"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchLoggedModelsResponse"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_history_downsampled__api_2_0_cairn_api_2_0_cairn_metrics_get_history_downsampled_get: {
+        parameters: {
+            query?: {
+                /** @description The run's ID (required). */
+                run_id?: string | null;
+                /** @description The metric's name (required). */
+                metric_key?: string | null;
+                /** @description How many buckets at most: an integer, 1-10000 (1000). */
+                max_points?: string | null;
+                /** @description First step (integer). */
+                start_step?: string | null;
+                /** @description Last step (integer). */
+                end_step?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DownsampledHistoryResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    download_zip__api_2_0_cairn_api_2_0_cairn_artifacts_download_zip_get: {
+        parameters: {
+            query?: {
+                /** @description The run's ID (required). */
+                run_id?: string | null;
+                /** @description Artifact directory to pack (default: all). */
+                path?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The archive. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                    "application/zip": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     list_proxied_api_2_0_mlflow_artifacts_artifacts_get: {
         parameters: {
-            query?: never;
+            query?: {
+                path?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1754,13 +2271,25 @@ export interface operations {
                     "application/json": components["schemas"]["ListProxiedArtifactsResponse"];
                 };
             };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     download__api_2_0_mlflow_artifacts_artifacts_api_2_0_mlflow_artifacts_artifacts__artifact_path__get: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description The file's path under the artifact destination. */
+                artifact_path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -1771,7 +2300,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "*/*": string;
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1780,10 +2318,17 @@ export interface operations {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description The file's path under the artifact destination. */
+                artifact_path: string;
+            };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -1791,7 +2336,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Empty"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1800,7 +2354,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description The file's path under the artifact destination. */
+                artifact_path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -1811,7 +2368,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Empty"];
+                };
+            };
+            /** @description An MLflow error; the status follows from the error code. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };

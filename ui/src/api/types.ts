@@ -22,3 +22,5 @@ export type ListArtifactsResponse = Schemas["ListArtifactsResponse"];
 /** Request messages: every field the server defaults may be left out. */
 export type SearchRunsRequest = Partial<Schemas["SearchRuns"]>;
 export type SearchExperimentsRequest = Partial<Schemas["SearchExperiments"]>;
+export type HistoryBucket = Schemas["HistoryBucket"];
+export type DownsampledHistoryResponse = Schemas["DownsampledHistoryResponse"];

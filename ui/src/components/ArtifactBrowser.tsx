@@ -1,8 +1,11 @@
-// The run's artifacts: a lazily expanded tree, a preview of the selected file, downloads.
+// The run's artifacts: a lazily expanded tree, a preview of the selected file (text,
+// JSON, YAML, CSV as a table, images, HTML in a sandboxed frame), downloads of a file
+// or of a whole directory as a zip.
 import { useState } from "react";
-import { artifactUrl, fetchArtifactText, listArtifacts } from "../api/client";
+import { artifactUrl, artifactZipUrl, fetchArtifactText, listArtifacts } from "../api/client";
 import type { FileInfo, Run } from "../api/types";
 import { ErrorBox, Loading, useAsync } from "../common";
+import { parseCsv } from "../csv";
 import { runId } from "../format";
 import { updateQuery } from "../router";
 
@@ -10,13 +13,21 @@ import { updateQuery } from "../router";
 const PREVIEW_LIMIT_BYTES = 2 * 1024 * 1024;
 const IMAGE = /\.(png|jpe?g|gif|webp|bmp|svg)$/i;
 const JSON_FILE = /\.(json|jsonl)$/i;
-const TEXT = /(\.(txt|log|md|markdown|ya?ml|csv|tsv|py|sh|cfg|ini|toml|xml|html?|js|ts|r|sql|out|err)|MLmodel|requirements\.txt|conda\.yaml)$/i;
+const YAML_FILE = /(\.ya?ml|(^|\/)MLmodel)$/i;
+const CSV_FILE = /\.(csv|tsv)$/i;
+const HTML_FILE = /\.html?$/i;
+const TEXT = /(\.(txt|log|md|markdown|py|sh|cfg|ini|toml|xml|js|ts|r|sql|out|err)|requirements\.txt)$/i;
+// Rows of a CSV preview; the download has them all.
+const CSV_PREVIEW_ROWS = 1000;
 
-type PreviewKind = "image" | "json" | "text" | "none";
+type PreviewKind = "image" | "json" | "yaml" | "csv" | "html" | "text" | "none";
 
 export function previewKind(path: string): PreviewKind {
   if (IMAGE.test(path)) return "image";
   if (JSON_FILE.test(path)) return "json";
+  if (YAML_FILE.test(path)) return "yaml";
+  if (CSV_FILE.test(path)) return "csv";
+  if (HTML_FILE.test(path)) return "html";
   if (TEXT.test(path) || !path.split("/").pop()!.includes(".")) return "text";
   return "none";
 }
@@ -67,6 +78,11 @@ function ArtifactDir({ run, path, depth, selected, onSelect }: TreeProps) {
               {name}
             </button>
             {!file.is_dir && <span className="size">{formatSize(file.file_size)}</span>}
+            {file.is_dir && (
+              <a className="size" href={artifactZipUrl(runId(run), file.path)} download aria-label={`Download ${file.path} as zip`}>
+                zip
+              </a>
+            )}
             {file.is_dir && isOpen && <ArtifactDir run={run} path={file.path} depth={depth + 1} selected={selected} onSelect={onSelect} />}
           </li>
         );
@@ -80,7 +96,7 @@ function Preview({ run, path, size }: { run: Run; path: string; size: number | u
   const kind = previewKind(path);
   const tooBig = size !== undefined && size > PREVIEW_LIMIT_BYTES;
   const text = useAsync(async () => {
-    if (tooBig || (kind !== "text" && kind !== "json")) return undefined;
+    if (tooBig || kind === "image" || kind === "none") return undefined;
     const body = await fetchArtifactText(url);
     if (kind !== "json") return body;
     try {
@@ -107,9 +123,46 @@ function Preview({ run, path, size }: { run: Run; path: string; size: number | u
         <ErrorBox error={text.error} />
       ) : text.data === undefined ? (
         <Loading what={path} />
+      ) : kind === "csv" ? (
+        <CsvTable text={text.data} separator={path.toLowerCase().endsWith(".tsv") ? "\t" : ","} />
+      ) : kind === "html" ? (
+        // no allow-* flags: the page cannot run scripts, submit forms or reach this app
+        <iframe className="preview-html" sandbox="" srcDoc={text.data} title={`Preview of ${path}`} />
       ) : (
-        <pre className="preview-text">{text.data}</pre>
+        <pre className="preview-text" data-kind={kind}>
+          {text.data}
+        </pre>
       )}
+    </div>
+  );
+}
+
+function CsvTable({ text, separator }: { text: string; separator: string }) {
+  const rows = parseCsv(text, separator, CSV_PREVIEW_ROWS + 1);
+  if (rows.length === 0) return <p className="muted">Empty file.</p>;
+  const [header, ...body] = rows;
+  const shown = body.slice(0, CSV_PREVIEW_ROWS - 1);
+  return (
+    <div className="preview-table-scroll">
+      <table className="preview-table" aria-label="CSV preview">
+        <thead>
+          <tr>
+            {header.map((h, i) => (
+              <th key={i}>{h}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {shown.map((row, r) => (
+            <tr key={r}>
+              {row.map((v, i) => (
+                <td key={i}>{v}</td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {body.length > shown.length && <p className="muted">First {shown.length} rows shown; download the file for all of them.</p>}
     </div>
   );
 }
@@ -122,7 +175,12 @@ export function ArtifactBrowser({ run, selectedPath }: { run: Run; selectedPath:
   };
   return (
     <section className="artifacts" aria-labelledby="artifacts-heading">
-      <h2 id="artifacts-heading">Artifacts</h2>
+      <div className="preview-head">
+        <h2 id="artifacts-heading">Artifacts</h2>
+        <a className="button" href={artifactZipUrl(runId(run), "")} download>
+          Download all (zip)
+        </a>
+      </div>
       <div className="artifact-panes">
         <ArtifactDir run={run} path="" depth={0} selected={selectedPath} onSelect={select} />
         {selectedPath ? <Preview run={run} path={selectedPath} size={sizes[selectedPath]} /> : <p className="muted">Select a file to preview it.</p>}

@@ -1,5 +1,8 @@
-// One run: overview, note, params, metrics with charts, tags, dataset inputs, artifacts.
+// One run: overview, note, params, metrics with charts, tags (editable), dataset inputs,
+// artifacts. A RUNNING run is fetched again every few seconds, charts included.
+import { useEffect, useState } from "react";
 import { getRun, searchRuns } from "../api/client";
+import { saveFile } from "../download";
 import type { Run } from "../api/types";
 import { ErrorBox, Loading, useAsync } from "../common";
 import {
@@ -18,6 +21,8 @@ import { sourceName, StatusBadge } from "./columns";
 import { KeyValueTable } from "./KeyValueTable";
 import { LazyMetricChart } from "./LazyMetricChart";
 import { NoteEditor } from "./NoteEditor";
+import { LIVE_POLL_MS } from "./RunsView";
+import { TagEditor } from "./TagEditor";
 
 interface Props {
   runId: string;
@@ -44,6 +49,17 @@ function useChildren(run: Run | undefined) {
 export function RunPage({ runId: id, artifactPath }: Props) {
   const run = useAsync(() => getRun(id), [id]);
   const children = useChildren(run.data);
+  const [tick, setTick] = useState(0);
+  const running = run.data?.info.status === "RUNNING";
+  const { reload } = run;
+  useEffect(() => {
+    if (!running) return;
+    const timer = window.setInterval(() => {
+      reload();
+      setTick((t) => t + 1);
+    }, LIVE_POLL_MS);
+    return () => window.clearInterval(timer);
+  }, [running, reload]);
   if (run.error) return <ErrorBox error={run.error} />;
   if (!run.data) return <Loading what="run" />;
   const r = run.data;
@@ -57,7 +73,15 @@ export function RunPage({ runId: id, artifactPath }: Props) {
       <nav className="crumbs">
         <a href={buildHash(["experiments", r.info.experiment_id])}>Experiment {r.info.experiment_id}</a> ›
       </nav>
-      <h1>{runDisplayName(r)}</h1>
+      <h1>
+        {runDisplayName(r)}
+        {running && <span className="live-badge">● live</span>}
+      </h1>
+      <div className="run-actions">
+        <button type="button" onClick={() => saveFile(`run-${id}.json`, JSON.stringify(r, null, 2) + "\n", "application/json")}>
+          Download JSON
+        </button>
+      </div>
 
       <section aria-labelledby="overview-heading">
         <h2 id="overview-heading">Overview</h2>
@@ -109,16 +133,17 @@ export function RunPage({ runId: id, artifactPath }: Props) {
         <KeyValueTable label="Metrics" rows={metrics.map((m) => [m.key, formatMetric(m.value)])} />
         <div className="charts">
           {metrics.map((m) => (
-            <LazyMetricChart key={m.key} runs={[r]} metricKey={m.key} />
+            <LazyMetricChart key={m.key} runs={[r]} metricKey={m.key} refreshKey={tick} />
           ))}
         </div>
       </section>
 
       <section aria-labelledby="tags-heading">
         <h2 id="tags-heading">Tags</h2>
-        <KeyValueTable
-          label="Tags"
-          rows={Object.entries(tags)
+        <TagEditor
+          runId={id}
+          onChanged={run.reload}
+          tags={Object.entries(tags)
             .filter(([k]) => k !== "mlflow.note.content")
             .sort(([a], [b]) => a.localeCompare(b))}
         />

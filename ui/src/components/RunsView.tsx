@@ -1,13 +1,21 @@
 // The runs of the selected experiments: search box, column picker, and a virtualised,
-// sortable, nested table. Its state (filter, sort, columns, selection) lives in the URL.
+// sortable, nested table. Its state (filter, sort, columns, selection, deleted view)
+// lives in the URL. Selected runs can be deleted or restored; the loaded rows download
+// as CSV; running runs refresh themselves every few seconds.
 import { useEffect, useMemo, useState } from "react";
-import { getExperiment } from "../api/client";
+import { deleteRun, getExperiment, restoreRun, searchRuns } from "../api/client";
+import { runsCsv, saveFile } from "../download";
+import { runId } from "../format";
 import { ErrorBox, Loading, useAsync } from "../common";
 import { buildHash, navigate, updateQuery } from "../router";
 import { ColumnPicker } from "./ColumnPicker";
-import { availableKeys, columnById, defaultPicked, pickedColumn, type Column } from "./columns";
-import { flattenRunTree, useRunPages } from "./runsData";
+import { ATTRIBUTE_COLUMNS, availableKeys, columnById, defaultPicked, NAME_COLUMN, pickedColumn, type Column } from "./columns";
+import { ACTIVE_ONLY, DELETED_ONLY, flattenRunTree, useRunPages } from "./runsData";
 import { RunsTable } from "./RunsTable";
+
+// How often running runs are fetched again, and how many at most per poll.
+export const LIVE_POLL_MS = 3000;
+const LIVE_MAX_RUNS = 100;
 
 interface Props {
   experimentIds: string[];
@@ -33,7 +41,38 @@ export function RunsView({ experimentIds, query }: Props) {
   // an unknown or unsortable column in a hand-edited URL falls back to the server's order
   const sortKey = useMemo(() => (sort ? columnById(sort)?.sortKey : undefined) ?? "", [sort]);
   const orderBy = useMemo(() => (sortKey ? [`${sortKey} ${descending ? "DESC" : "ASC"}`] : []), [sortKey, descending]);
-  const pages = useRunPages(experimentIds, filter, orderBy);
+  const showDeleted = query.get("deleted") === "1";
+  const pages = useRunPages(experimentIds, filter, orderBy, showDeleted ? DELETED_ONLY : ACTIVE_ONLY);
+  const [actionError, setActionError] = useState<Error | undefined>();
+  const [busy, setBusy] = useState(false);
+
+  // Live: while any loaded run is RUNNING, fetch those runs again every few seconds.
+  const runningIds = useMemo(
+    () => pages.runs.filter((r) => r.info.status === "RUNNING").map(runId).slice(0, LIVE_MAX_RUNS),
+    [pages.runs],
+  );
+  const runningKey = runningIds.join(",");
+  const { patch } = pages;
+  useEffect(() => {
+    if (!runningKey) return;
+    const ids = runningKey.split(",");
+    let stopped = false;
+    const timer = window.setInterval(() => {
+      searchRuns({
+        experiment_ids: experimentIds,
+        filter: `attributes.run_id IN (${ids.map((id) => `'${id}'`).join(", ")})`,
+        run_view_type: showDeleted ? DELETED_ONLY : ACTIVE_ONLY,
+        max_results: ids.length,
+      }).then(
+        (page) => !stopped && patch(page.runs ?? []),
+        () => undefined, // a missed poll is retried at the next tick
+      );
+    }, LIVE_POLL_MS);
+    return () => {
+      stopped = true;
+      window.clearInterval(timer);
+    };
+  }, [runningKey, experimentIds.join(","), showDeleted, patch]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const keys = useMemo(() => availableKeys(pages.runs), [pages.runs]);
   const picked = query.has("cols") ? listParam(query, "cols") : defaultPicked(keys);
@@ -56,6 +95,34 @@ export function RunsView({ experimentIds, query }: Props) {
 
   const names = experiments.data?.map((e) => e.name) ?? [];
   const experimentNames = Object.fromEntries((experiments.data ?? []).map((e) => [e.experiment_id, e.name]));
+  const pickedColumns = picked.map(pickedColumn).filter((c): c is Column => c !== undefined);
+
+  /** Delete or restore every selected run, then show the table as the server has it. */
+  const applyToSelected = (action: (id: string) => Promise<unknown>) => {
+    setBusy(true);
+    setActionError(undefined);
+    Promise.all([...selected].map(action))
+      .then(
+        () => updateQuery({ sel: undefined }),
+        (err: Error) => setActionError(err),
+      )
+      .finally(() => {
+        setBusy(false);
+        pages.reload();
+      });
+  };
+
+  const downloadCsv = () => {
+    const columns = [
+      NAME_COLUMN,
+      { id: "run_id", label: "Run ID" },
+      ...(experimentIds.length > 1 ? [{ id: "experiment", label: "Experiment" }] : []),
+      ...ATTRIBUTE_COLUMNS,
+      ...pickedColumns,
+    ];
+    const name = `runs-${experimentIds.join("-")}.csv`;
+    saveFile(name, runsCsv(pages.runs, columns, experimentNames), "text/csv");
+  };
 
   return (
     <section className="runs-view">
@@ -95,7 +162,28 @@ export function RunsView({ experimentIds, query }: Props) {
         >
           Compare ({selected.size})
         </button>
+        {showDeleted ? (
+          <button type="button" disabled={selected.size === 0 || busy} onClick={() => applyToSelected(restoreRun)}>
+            Restore ({selected.size})
+          </button>
+        ) : (
+          <button type="button" disabled={selected.size === 0 || busy} onClick={() => applyToSelected(deleteRun)}>
+            Delete ({selected.size})
+          </button>
+        )}
+        <button type="button" disabled={pages.runs.length === 0} onClick={downloadCsv} title="The loaded runs and shown columns">
+          Download CSV
+        </button>
+        <label className="show-deleted-runs">
+          <input
+            type="checkbox"
+            checked={showDeleted}
+            onChange={(e) => updateQuery({ deleted: e.target.checked ? "1" : undefined, sel: undefined }, false)}
+          />{" "}
+          Deleted runs
+        </label>
       </form>
+      {actionError && <ErrorBox error={actionError} />}
       {pickerOpen && (
         <ColumnPicker
           keys={keys}
@@ -107,7 +195,7 @@ export function RunsView({ experimentIds, query }: Props) {
       {pages.error && <ErrorBox error={pages.error} />}
       <RunsTable
         rows={rows}
-        pickedColumns={picked.map(pickedColumn).filter((c): c is Column => c !== undefined)}
+        pickedColumns={pickedColumns}
         experimentNames={experimentIds.length > 1 ? experimentNames : undefined}
         sort={sort}
         descending={descending}
@@ -124,10 +212,11 @@ export function RunsView({ experimentIds, query }: Props) {
         ) : (
           !pages.error && (
             <span className="run-count">
-              {pages.runs.length} runs{pages.hasMore ? " loaded, more on scroll" : ""}
+              {pages.runs.length} {showDeleted ? "deleted " : ""}runs{pages.hasMore ? " loaded, more on scroll" : ""}
             </span>
           )
         )}
+        {runningIds.length > 0 && <span className="live-badge">● live: {runningIds.length} running</span>}
       </footer>
     </section>
   );

@@ -12,17 +12,26 @@ export interface RunPages {
   error: Error | undefined;
   hasMore: boolean;
   loadMore: () => void;
+  /** Start again from the first page. */
+  reload: () => void;
+  /** Replace loaded runs by newer copies of themselves (same ids), keeping their order. */
+  patch: (fresh: Run[]) => void;
 }
 
+// MLflow's ViewType values on the wire
+export const ACTIVE_ONLY = 1;
+export const DELETED_ONLY = 2;
+
 /** Runs of ``experimentIds`` matching ``filter`` in ``orderBy`` order, a page at a time. */
-export function useRunPages(experimentIds: string[], filter: string, orderBy: string[]): RunPages {
+export function useRunPages(experimentIds: string[], filter: string, orderBy: string[], viewType = ACTIVE_ONLY): RunPages {
   const [runs, setRuns] = useState<Run[]>([]);
   const [token, setToken] = useState<string | undefined>();
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<Error | undefined>();
   const generation = useRef(0);
   const inFlight = useRef(false);
-  const key = JSON.stringify([experimentIds, filter, orderBy]);
+  const [version, setVersion] = useState(0);
+  const key = JSON.stringify([experimentIds, filter, orderBy, viewType, version]);
 
   const fetchPage = useCallback(
     (pageToken: string | undefined) => {
@@ -33,6 +42,7 @@ export function useRunPages(experimentIds: string[], filter: string, orderBy: st
         experiment_ids: experimentIds,
         filter: filter || undefined,
         order_by: orderBy,
+        run_view_type: viewType,
         max_results: RUNS_PAGE_SIZE,
         page_token: pageToken,
       }).then(
@@ -71,7 +81,14 @@ export function useRunPages(experimentIds: string[], filter: string, orderBy: st
     if (!inFlight.current && token) fetchPage(token);
   }, [fetchPage, token]);
 
-  return { runs, loading, error, hasMore: token !== undefined, loadMore };
+  const reload = useCallback(() => setVersion((v) => v + 1), []);
+  const patch = useCallback((fresh: Run[]) => {
+    if (fresh.length === 0) return;
+    const byId = new Map(fresh.map((r) => [runId(r), r]));
+    setRuns((old) => old.map((r) => byId.get(runId(r)) ?? r));
+  }, []);
+
+  return { runs, loading, error, hasMore: token !== undefined, loadMore, reload, patch };
 }
 
 export interface RunRow {

@@ -16,6 +16,7 @@ import dataclasses
 import fcntl
 import os
 import random
+import re
 import shutil
 import threading
 import time
@@ -39,6 +40,7 @@ from cairn.entities import (
     RunTag,
     ViewType,
 )
+from cairn.entities.run_names import RUN_NAME_TAG, name_new_run
 from cairn.exceptions import (
     InvalidParameterValue,
     InvalidState,
@@ -67,9 +69,10 @@ from cairn.validation import (
     check_tag,
 )
 
-RUN_NAME_TAG = "mlflow.runName"
 _EXPERIMENT_ID_DIGITS = 18
 _MAX_FILE_NAME_BYTES = 255
+# RFC 3986 scheme; two letters at least, so a Windows drive ("C:") stays a path
+_URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 
 
 def _now_ms() -> int:
@@ -83,8 +86,12 @@ def new_experiment_id() -> str:
 
 
 def _as_file_uri(location: str) -> str:
-    """A plain path becomes an absolute ``file://`` URI; URIs are kept as given."""
-    if "://" in location or location.startswith("file:"):
+    """A plain path becomes an absolute ``file://`` URI; a URI with a scheme is kept.
+
+    A server that proxies artifacts hands out ``mlflow-artifacts:/...`` locations, and
+    cloud stores ``s3://...``: only a scheme-less location is a path on this machine.
+    """
+    if _URI_SCHEME.match(location):
         return location.rstrip("/")
     return Path(location).resolve().as_uri()
 
@@ -405,15 +412,8 @@ class FileStore:
         for tag in tags:
             check_tag(tag)
             _check_fits_on_disk(tag.key)
-        tag_name = next((t.value for t in reversed(tags) if t.key == RUN_NAME_TAG), None)
-        if run_name and tag_name and run_name != tag_name:
-            raise InvalidParameterValue(
-                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
-                f"different values (run_name='{run_name}', mlflow.runName='{tag_name}')."
-            )
-        run_name = run_name or tag_name or _random_run_name()
-        if tag_name is None:
-            tags.append(RunTag(RUN_NAME_TAG, run_name))
+        run_name, tags = name_new_run(run_name, tags)
+        check_tag(RunTag(RUN_NAME_TAG, run_name))
         run_id = uuid.uuid4().hex
         experiment_dir = self.root / experiment_id
         run_dir = experiment_dir / run_id
@@ -658,19 +658,3 @@ class FileStore:
         shutil.rmtree(target)
         self._forget_runs()
         self.index.remove_experiment(experiment_id)
-
-
-_ADJECTIVES = (
-    "amazing", "bold", "calm", "clever", "dapper", "eager", "fearless", "gentle", "honest",
-    "jolly", "kindly", "lucky", "merry", "nimble", "polite", "quick", "rare", "sassy",
-    "tasteful", "upbeat", "vibrant", "wise", "youthful", "zealous",
-)  # fmt: skip
-_NOUNS = (
-    "ant", "bass", "cat", "deer", "eel", "fox", "gnu", "hawk", "ibis", "jay", "koi", "lark",
-    "mole", "newt", "owl", "panda", "quail", "robin", "seal", "toad", "vole", "wasp", "yak",
-)  # fmt: skip
-
-
-def _random_run_name() -> str:
-    """A readable default name in MLflow's shape: ``<adjective>-<noun>-<number>``."""
-    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(0, 999)}"

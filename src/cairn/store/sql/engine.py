@@ -29,6 +29,12 @@ _DEFAULT_DRIVERS = {
 }
 
 _WRITE_OPTION = "cairn_write"
+# The Unicode-aware lower() that every SQLite connection of Cairn's gets.
+SQLITE_LOWER_FUNCTION = "cairn_lower"
+
+
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def normalize_uri(uri: str) -> str:
@@ -81,6 +87,10 @@ def _configure_sqlite(engine: sa.Engine, memory: bool) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # SQLite's lower() folds ASCII only; ILIKE must fold every letter, as Python does
+        dbapi_connection.create_function(
+            SQLITE_LOWER_FUNCTION, 1, _unicode_lower, deterministic=True
+        )
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cairn.entities import DatasetInput, Metric, Param, RunTag
+from cairn.entities.run_names import RUN_NAME_TAG
 from cairn.store.sql import tables as t
 from cairn.store.sql.dialects import (
     encode_metric_value,
@@ -23,8 +24,6 @@ from cairn.store.sql.dialects import (
     upsert,
 )
 from cairn.validation import check_param_unchanged
-
-RUN_NAME_TAG = "mlflow.runName"
 
 
 def write_params(conn: sa.Connection, run_id: str, params: Sequence[Param]) -> None:

@@ -1,0 +1,158 @@
+"""Non-blocking logging through the public API: flush points, failures, the synchronous path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import cairn
+from cairn.exceptions import ErrorCode, InvalidParameterValue
+from cairn.tracking import MlflowClient, batching
+from cairn.tracking.batching import AsyncLoggingError, BatchingLogger
+
+
+@pytest.fixture
+def slow_logger(monkeypatch: pytest.MonkeyPatch) -> Iterator[BatchingLogger]:
+    """A process logger that writes only when a batch fills or a flush point asks."""
+    logger = BatchingLogger(flush_interval=60.0)
+    monkeypatch.setattr(batching, "_process_logger", logger)
+    yield logger
+    logger.close(timeout=30)
+
+
+def stored_steps(tracking_uri: str, run_id: str, key: str) -> list[int]:
+    """What the store holds now, read around the client so that nothing is flushed."""
+    store = MlflowClient(tracking_uri)._store
+    return [m.step for m in store.get_metric_history(run_id, key)]
+
+
+def test_reads_of_a_run_see_what_was_just_logged(
+    tracking_uri: str, slow_logger: BatchingLogger
+) -> None:
+    with cairn.start_run() as run:
+        run_id = run.info.run_id
+        for step in range(5):
+            cairn.log_metric("loss", 1.0 / (step + 1), step=step)
+        cairn.log_params({"lr": 0.1, "layers": 3})
+        cairn.set_tag("phase", "train")
+        assert stored_steps(tracking_uri, run_id, "loss") == []  # still queued
+        fetched = cairn.get_run(run_id)  # a read is a flush point
+        assert fetched.data.metrics == {"loss": 0.2}
+        assert fetched.data.params == {"lr": "0.1", "layers": "3"}
+        assert fetched.data.tags["phase"] == "train"
+        cairn.log_metric("loss", 0.1, step=5)
+        history = MlflowClient().get_metric_history(run_id, "loss")
+        assert [m.step for m in history] == list(range(6))
+
+
+def test_end_run_writes_everything_and_cairn_flush_does_too(
+    tracking_uri: str, slow_logger: BatchingLogger
+) -> None:
+    with cairn.start_run() as run:
+        cairn.log_metric("a", 1.0)
+        cairn.flush()
+        assert stored_steps(tracking_uri, run.info.run_id, "a") == [0]
+        cairn.log_metric("a", 2.0, step=1)
+        cairn.flush_async_logging()
+        assert stored_steps(tracking_uri, run.info.run_id, "a") == [0, 1]
+        cairn.log_metric("a", 3.0, step=2)
+    assert stored_steps(tracking_uri, run.info.run_id, "a") == [0, 1, 2]
+    assert cairn.get_run(run.info.run_id).info.status == "FINISHED"
+
+
+def test_a_background_failure_is_raised_at_end_run_naming_the_keys(
+    tracking_uri: str, slow_logger: BatchingLogger
+) -> None:
+    run = cairn.start_run()
+    cairn.log_param("lr", 0.1)
+    cairn.log_metric("loss", 0.5)
+    cairn.log_param("lr", 0.2)  # valid on its own; the store refuses the change
+    with pytest.raises(AsyncLoggingError) as info:
+        cairn.end_run()
+    assert info.value.error_code == ErrorCode.INVALID_PARAMETER_VALUE
+    assert "1 params (lr)" in info.value.message
+    assert run.info.run_id in info.value.message
+    ended = cairn.get_run(run.info.run_id)  # the run was still ended, its good data kept
+    assert ended.info.status == "FINISHED"
+    assert ended.data.params == {"lr": "0.1"}
+    assert ended.data.metrics == {"loss": 0.5}
+    assert cairn.active_run() is None
+
+
+def test_bad_input_raises_at_the_call_and_queues_nothing(
+    tracking_uri: str, slow_logger: BatchingLogger
+) -> None:
+    with cairn.start_run() as run:
+        with pytest.raises(InvalidParameterValue):
+            cairn.log_metric("loss", "not a number")  # type: ignore[arg-type]
+        with pytest.raises(InvalidParameterValue):
+            cairn.log_metrics({"ok": 1.0, "../escape": 2.0})
+        with pytest.raises(InvalidParameterValue):
+            cairn.set_tag("", "x")
+    assert cairn.get_run(run.info.run_id).data.metrics == {}
+
+
+def test_synchronous_true_writes_before_returning_and_raises_at_the_call(
+    tracking_uri: str, slow_logger: BatchingLogger
+) -> None:
+    with cairn.start_run() as run:
+        run_id = run.info.run_id
+        cairn.log_metric("queued", 1.0)
+        cairn.log_metric("direct", 1.0, synchronous=True)
+        # the synchronous call wrote what was queued before it first, keeping order
+        assert stored_steps(tracking_uri, run_id, "queued") == [0]
+        assert stored_steps(tracking_uri, run_id, "direct") == [0]
+        cairn.log_param("lr", 0.1, synchronous=True)
+        with pytest.raises(InvalidParameterValue):
+            cairn.log_param("lr", 0.2, synchronous=True)
+        cairn.log_metrics({"m": 1.0}, synchronous=True)
+        cairn.set_tags({"t": "v"}, synchronous=True)
+        assert MlflowClient(tracking_uri)._store.get_run(run_id).data.tags["t"] == "v"
+
+
+def test_the_environment_switch_makes_every_call_synchronous(
+    tracking_uri: str, slow_logger: BatchingLogger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAIRN_ASYNC_LOGGING", "false")
+    with cairn.start_run() as run:
+        cairn.log_metric("m", 1.0)
+        assert stored_steps(tracking_uri, run.info.run_id, "m") == [0]
+        cairn.log_param("p", "a")
+        with pytest.raises(InvalidParameterValue):
+            cairn.log_param("p", "b")
+        # a call may still ask for the queue explicitly
+        cairn.log_metric("q", 1.0, synchronous=False)
+        assert stored_steps(tracking_uri, run.info.run_id, "q") == []
+    assert stored_steps(tracking_uri, run.info.run_id, "q") == [0]
+
+
+def test_mlflow_s_variable_turns_it_off_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    assert not batching.should_log_async(None)
+
+
+def test_a_script_that_never_ends_its_run_still_has_all_its_data(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'exit.db'}"
+    script = textwrap.dedent(
+        f"""
+        import cairn
+        cairn.set_tracking_uri({uri!r})
+        run = cairn.start_run()
+        for step in range(2500):
+            cairn.log_metric("m", step, step=step)
+        print(run.info.run_id)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    run_id = done.stdout.strip()
+    client = MlflowClient(uri)
+    assert client.get_run(run_id).info.status == "FINISHED"
+    assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(2500))
+    assert "cairn:" not in done.stderr

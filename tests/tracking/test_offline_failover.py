@@ -1,0 +1,212 @@
+"""Offline failover end to end: a real server killed mid-run, restarted, and nothing lost.
+
+Each test starts a real ``cairn server`` process; the fluent API logs from a training
+loop; the server is killed (SIGKILL) while the loop goes on, then restarted on the same
+port over the same store; every point must arrive exactly once, in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import cairn
+from cairn.cli import main as cli_main
+from cairn.store.journal import Journal
+from cairn.tracking import MlflowClient
+from server.live import LiveServer, free_port, start_server, stop_server
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+OFFLINE_LOGGER = "cairn.tracking.offline"
+
+
+@pytest.fixture(autouse=True)
+def _fast_failover(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Journals in the test's directory; short retries so an outage is noticed fast."""
+    monkeypatch.setenv("CAIRN_JOURNAL_DIR", str(tmp_path / "journals"))
+    monkeypatch.setenv("CAIRN_HTTP_REQUEST_MAX_RETRIES", "1")
+    monkeypatch.setenv("CAIRN_HTTP_REQUEST_BACKOFF_FACTOR", "0.05")
+    monkeypatch.setenv("CAIRN_HTTP_REQUEST_TIMEOUT", "20")
+    monkeypatch.setenv("CAIRN_JOURNAL_RETRY_INTERVAL", "0.2")
+
+
+class Server:
+    """A cairn server that can be killed and started again on the same port and store."""
+
+    def __init__(self, root: Path, backend_uri: str) -> None:
+        self.root = root
+        self.args = (backend_uri, None, None, True, False, "127.0.0.1", free_port(), 1)
+        self.live: LiveServer | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.args[6]}"
+
+    def start(self) -> None:
+        self.live = start_server(self.root, *self.args)
+
+    def kill(self) -> None:
+        assert self.live is not None
+        self.live.process.kill()  # no graceful shutdown: the server just vanishes
+        self.live.process.wait(30)
+        self.live = None
+
+    def stop(self) -> None:
+        if self.live is not None:
+            stop_server(self.live.process)
+            self.live = None
+
+
+@pytest.fixture(params=["sqlite", "file"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """The file store keeps every point it is sent, so a duplicate would show there."""
+    root = tmp_path / "server"
+    root.mkdir()
+    backend = (
+        f"sqlite:///{root / 'cairn.db'}" if request.param == "sqlite" else str(root / "mlruns")
+    )
+    instance = Server(root, backend)
+    yield instance
+    instance.stop()
+
+
+def offline_messages(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
+    records = [r.getMessage() for r in caplog.records if r.name == OFFLINE_LOGGER]
+    return (
+        sum("cannot be reached" in m for m in records),
+        sum(" is back;" in m for m in records),
+    )
+
+
+def test_a_training_loop_survives_the_server_being_killed_and_restarted(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=OFFLINE_LOGGER)
+    cairn.set_tracking_uri(server.url)
+    steps = 600
+    with cairn.start_run() as run:
+        cairn.log_param("lr", 0.01)
+        for step in range(steps):
+            cairn.log_metric("loss", 1.0 / (step + 1), step=step)
+            cairn.log_metrics({"acc": step / steps, "epoch": step // 100}, step=step)
+            if step == 200:
+                cairn.flush()  # the first 200 steps are on the server...
+                server.kill()  # ...which then dies mid-run
+            if step == 400:
+                # Still down: the flush puts what was queued into the journal, and
+                # neither it nor the training loop raises.
+                cairn.flush()
+                assert offline_messages(caplog) == (1, 0)
+                server.start()
+            if step % 50 == 0:
+                cairn.set_tag("progress", step)
+    # end_run flushed, replayed the journal and ended the run on the restarted server
+    client = MlflowClient(server.url)
+    run_id = run.info.run_id
+    finished = client.get_run(run_id)
+    assert finished.info.status == "FINISHED"
+    assert finished.data.params == {"lr": "0.01"}
+    assert finished.data.tags["progress"] == "550"
+    for key in ("loss", "acc", "epoch"):
+        history = client.get_metric_history(run_id, key)
+        assert [m.step for m in history] == list(range(steps)), key  # each exactly once
+    loss = client.get_metric_history(run_id, "loss")
+    assert [m.value for m in loss] == [1.0 / (s + 1) for s in range(steps)]
+    assert not [k for k in finished.data.tags if k.startswith("cairn.")]
+    assert offline_messages(caplog) == (1, 1)
+    assert len(Journal.for_tracking_uri(server.url)) == 0
+
+
+def test_the_journal_is_replayed_in_the_background_once_the_server_is_back(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=OFFLINE_LOGGER)
+    client = MlflowClient(server.url)
+    run_id = client.create_run("0").info.run_id
+    server.kill()
+    for step in range(50):
+        client.log_metric(run_id, "m", step, step=step)
+    cairn.flush()
+    server.start()
+    # No flush point: the replayer thread finds the server and sends the journal.
+    journal = Journal.for_tracking_uri(server.url)
+    reader = MlflowClient(server.url)
+    for _ in range(600):
+        if not len(journal) and offline_messages(caplog) == (1, 1):
+            break
+        time.sleep(0.05)
+    assert offline_messages(caplog) == (1, 1)
+    history = reader._store.get_metric_history(run_id, "m")  # no flush: what is really there
+    assert [m.step for m in history] == list(range(50))
+
+
+def test_cairn_sync_replays_what_a_finished_process_left_in_the_journal(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        import cairn
+        cairn.set_tracking_uri(sys.argv[1])
+        with cairn.start_run() as run:
+            print(run.info.run_id, flush=True)
+            for step in range(30):
+                cairn.log_metric("m", step, step=step)
+            cairn.flush()
+            sys.stdin.readline()  # the test kills the server now
+            for step in range(30, 60):
+                cairn.log_metric("m", step, step=step)
+            cairn.log_param("p", "v")
+        """
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, server.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdin is not None
+    run_id = child.stdout.readline().strip()
+    server.kill()
+    _, err = child.communicate("go\n", timeout=120)
+    assert child.returncode == 0, err
+    assert "cannot be reached" in err
+    assert "cairn sync" in err  # what is left, and how to send it, is said at exit
+    assert len(Journal.for_tracking_uri(server.url)) > 0
+
+    server.start()
+    result = CliRunner().invoke(cli_main, ["sync", "--tracking-uri", server.url])
+    assert result.exit_code == 0, result.output
+    assert "sent" in result.output
+    client = MlflowClient(server.url)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {"p": "v"}
+    assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(60))
+    assert len(Journal.for_tracking_uri(server.url)) == 0
+    # a second sync has nothing to do and sends nothing twice
+    again = CliRunner().invoke(cli_main, ["sync", "--tracking-uri", server.url])
+    assert again.exit_code == 0, again.output
+    assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(60))
+
+
+def test_an_error_the_server_means_is_not_journaled(server: Server) -> None:
+    client = MlflowClient(server.url)
+    run_id = client.create_run("0").info.run_id
+    client.log_param(run_id, "p", "a")
+    client.log_param(run_id, "p", "b")  # refused by the server: a failure, not an outage
+    with pytest.raises(cairn.MlflowException, match=r"1 params \(p\)"):
+        client.get_run(run_id)
+    assert len(Journal.for_tracking_uri(server.url)) == 0
