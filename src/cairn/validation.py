@@ -52,6 +52,7 @@ _EXPERIMENT_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,63}$")
 # the same few keys again and again; a set lookup is far cheaper than the regex and
 # normpath below. Bounded, so that a stream of distinct keys cannot grow it forever.
 _valid_keys: set[str] = set()
+_valid_run_ids: set[str] = set()
 _VALID_KEYS_REMEMBERED = 10_000
 
 
@@ -210,8 +211,12 @@ def check_experiment_name(name: object) -> str:
 
 
 def check_run_id(run_id: object) -> str:
+    if type(run_id) is str and run_id in _valid_run_ids:
+        return run_id  # checked before: logging calls name the same run again and again
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
         raise InvalidParameterValue(f"Invalid run ID: '{run_id}'")
+    if type(run_id) is str and len(_valid_run_ids) < _VALID_KEYS_REMEMBERED:
+        _valid_run_ids.add(run_id)
     return run_id
 
 

@@ -45,28 +45,49 @@ def start_server(root: Path, *serve_args: object) -> LiveServer:
     """Start ``cairn.server.serve(*serve_args)`` in a new process and wait for /health."""
     port = int(serve_args[6])  # type: ignore[call-overload]
     code = "import sys; from cairn.server import serve; serve(*eval(sys.argv[1]))"
+    process = start_process(root, [sys.executable, "-c", code, repr(tuple(serve_args))], port)
+    destination = serve_args[2] or root / "mlartifacts"
+    return LiveServer(f"http://127.0.0.1:{port}", root, Path(str(destination)), process)
+
+
+def start_cli_server(root: Path, port: int, *options: str) -> LiveServer:
+    """Start ``cairn server --port <port> <options>`` as a user would, and wait for /health."""
+    argv = [sys.executable, "-m", "cairn", "server", "--port", str(port), *options]
+    process = start_process(root, argv, port)
+    return LiveServer(f"http://127.0.0.1:{port}", root, root / "mlartifacts", process)
+
+
+def start_process(
+    root: Path, argv: list[str], port: int, timeout: float = STARTUP_TIMEOUT_S
+) -> subprocess.Popen[bytes]:
+    """Run ``argv`` in ``root`` (output to ``root/server.log``) until the server it starts
+    answers ``/health`` on ``port``; a server that exits or never answers fails the test."""
     log = open(root / "server.log", "wb")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(
-        [sys.executable, "-c", code, repr(tuple(serve_args))],
-        cwd=root,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=_server_env(),
+        argv, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=_server_env()
     )
     log.close()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    url = f"http://127.0.0.1:{port}/health"
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{(root / 'server.log').read_text()}")
         try:
-            if requests.get(f"{url}/health", timeout=1).text == "OK":
-                destination = serve_args[2] or root / "mlartifacts"
-                return LiveServer(url, root, Path(str(destination)), process)
-        except requests.ConnectionError:
-            time.sleep(0.2)
+            if requests.get(url, timeout=1).text == "OK":
+                return process
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
     stop_server(process)
     raise RuntimeError(f"server did not start:\n{(root / 'server.log').read_text()}")
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The high-water mark of a process's resident memory (``VmHWM``), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:

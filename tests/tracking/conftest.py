@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,8 +12,10 @@ from cairn.tracking import batching, fluent, uri
 
 
 @pytest.fixture(autouse=True)
-def _clean_fluent_state() -> Iterator[None]:
-    """No active run, experiment, tracking URI or background failure leaks between tests."""
+def _clean_fluent_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No active run, experiment, tracking URI or background failure leaks between tests,
+    and offline journals stay out of the user's cache directory."""
+    monkeypatch.setenv("CAIRN_JOURNAL_DIR", str(tmp_path / "journals"))
     fluent._reset_for_tests()
     uri.set_tracking_uri(None)
     yield

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -20,11 +20,28 @@ from click.testing import CliRunner
 
 import cairn
 from cairn.cli import main as cli_main
+from cairn.entities import Metric, PagedList, Param, RunTag
+from cairn.exceptions import (
+    ErrorCode,
+    InvalidParameterValue,
+    MlflowException,
+    ResourceDoesNotExist,
+    TemporarilyUnavailable,
+)
 from cairn.store.journal import Journal
 from cairn.tracking import MlflowClient
+from cairn.tracking.batching import AsyncLoggingError
+from cairn.tracking.offline import OfflineFailover, is_unreachable
 from server.live import LiveServer, free_port, start_server, stop_server
 
-pytestmark = [pytest.mark.server, pytest.mark.slow]
+live = [pytest.mark.server, pytest.mark.slow]
+
+
+def with_live_server(test: Callable[..., None]) -> Callable[..., None]:
+    for mark in live:
+        test = mark(test)
+    return test
+
 
 OFFLINE_LOGGER = "cairn.tracking.offline"
 
@@ -88,6 +105,7 @@ def offline_messages(caplog: pytest.LogCaptureFixture) -> tuple[int, int]:
     )
 
 
+@with_live_server
 def test_a_training_loop_survives_the_server_being_killed_and_restarted(
     server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -127,6 +145,7 @@ def test_a_training_loop_survives_the_server_being_killed_and_restarted(
     assert len(Journal.for_tracking_uri(server.url)) == 0
 
 
+@with_live_server
 def test_the_journal_is_replayed_in_the_background_once_the_server_is_back(
     server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -150,6 +169,7 @@ def test_the_journal_is_replayed_in_the_background_once_the_server_is_back(
     assert [m.step for m in history] == list(range(50))
 
 
+@with_live_server
 def test_cairn_sync_replays_what_a_finished_process_left_in_the_journal(
     server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,9 +207,9 @@ def test_cairn_sync_replays_what_a_finished_process_left_in_the_journal(
     assert len(Journal.for_tracking_uri(server.url)) > 0
 
     server.start()
-    result = CliRunner().invoke(cli_main, ["sync", "--tracking-uri", server.url])
+    result = CliRunner().invoke(cli_main, ["sync"])  # finds the journal and its server
     assert result.exit_code == 0, result.output
-    assert "sent" in result.output
+    assert result.output.startswith(f"{server.url}: sent ")
     client = MlflowClient(server.url)
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
@@ -199,9 +219,11 @@ def test_cairn_sync_replays_what_a_finished_process_left_in_the_journal(
     # a second sync has nothing to do and sends nothing twice
     again = CliRunner().invoke(cli_main, ["sync", "--tracking-uri", server.url])
     assert again.exit_code == 0, again.output
+    assert "Nothing to sync" in again.output
     assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(60))
 
 
+@with_live_server
 def test_an_error_the_server_means_is_not_journaled(server: Server) -> None:
     client = MlflowClient(server.url)
     run_id = client.create_run("0").info.run_id
@@ -210,3 +232,103 @@ def test_an_error_the_server_means_is_not_journaled(server: Server) -> None:
     with pytest.raises(cairn.MlflowException, match=r"1 params \(p\)"):
         client.get_run(run_id)
     assert len(Journal.for_tracking_uri(server.url)) == 0
+
+
+# -- the failover alone, over a store that fails on demand -------------------------------
+class SwitchableStore:
+    """Records log_batch calls; raises ``error`` while it is set."""
+
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+        self.param_error: Exception | None = None  # refuses only batches with params
+        self.calls: list[tuple[str, list[Metric], list[Param], list[RunTag]]] = []
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        if self.error is not None:
+            raise self.error
+        if params and self.param_error is not None:
+            raise self.param_error
+        self.calls.append((run_id, list(metrics), list(params), list(tags)))
+
+    def get_metric_history(
+        self, run_id: str, key: str, max_results: int | None = None, token: str | None = None
+    ) -> PagedList[Metric]:
+        found = [m for rid, ms, _, _ in self.calls if rid == run_id for m in ms if m.key == key]
+        return PagedList(found, None)
+
+
+def point(step: int) -> Metric:
+    return Metric("m", float(step), 1000 + step, step)
+
+
+@pytest.fixture
+def failover(monkeypatch: pytest.MonkeyPatch) -> tuple[OfflineFailover, SwitchableStore]:
+    store = SwitchableStore()
+    instance = OfflineFailover("http://tracking.invalid:5000", store)  # type: ignore[arg-type]
+    instance.retry_interval = 3600  # only explicit drains
+    instance._replay_store = store  # type: ignore[assignment]
+    return instance, store
+
+
+def test_errors_that_mean_the_server_is_away_are_told_apart_from_refusals() -> None:
+    assert is_unreachable(TemporarilyUnavailable("connection refused"))
+    assert is_unreachable(MlflowException("timed out", ErrorCode.DEADLINE_EXCEEDED))
+    assert is_unreachable(MlflowException("HTTP 502"))  # INTERNAL_ERROR after retries
+    assert is_unreachable(ConnectionResetError())
+    assert not is_unreachable(InvalidParameterValue("changed param"))
+    assert not is_unreachable(ResourceDoesNotExist("no such run"))
+    assert not is_unreachable(ValueError("a bug"))
+
+
+def test_an_outage_journals_everything_after_it_and_replays_it_in_order(
+    failover: tuple[OfflineFailover, SwitchableStore], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=OFFLINE_LOGGER)
+    instance, store = failover
+    instance.log_batch("r", [point(0)])
+    store.error = TemporarilyUnavailable("connection refused")
+    instance.log_batch("r", [point(1)])  # fails: journaled, no exception
+    store.error = None
+    instance.log_batch("r", [point(2)], tags=[RunTag("t", "a")])  # queued behind the journal
+    assert [m.step for _, ms, _, _ in store.calls for m in ms] == [0]
+    assert instance.journaling
+    assert offline_messages(caplog) == (1, 0)
+    assert instance.drain()
+    assert not instance.journaling
+    assert [m.step for _, ms, _, _ in store.calls for m in ms] == [0, 1, 2]
+    instance.log_batch("r", [point(3)])  # straight to the store again
+    assert [m.step for _, ms, _, _ in store.calls for m in ms] == [0, 1, 2, 3]
+    assert offline_messages(caplog) == (1, 1)
+
+
+def test_a_batch_refused_on_replay_is_dropped_and_reported_at_the_flush(
+    failover: tuple[OfflineFailover, SwitchableStore],
+) -> None:
+    instance, store = failover
+    store.error = TemporarilyUnavailable("down")
+    instance.log_batch("r", params=[Param("lr", "0.2")])
+    instance.log_batch("r", [point(0)])
+    store.error = None
+    store.param_error = InvalidParameterValue("Changing param values is not allowed.")
+    with pytest.raises(AsyncLoggingError, match=r"1 params \(lr\)") as info:
+        instance.flush("r")
+    assert info.value.error_code == ErrorCode.INVALID_PARAMETER_VALUE
+    assert not instance.journaling  # the point behind it went on
+    assert [m.step for _, ms, _, _ in store.calls for m in ms] == [0]
+    instance.flush("r")  # reported once
+
+
+def test_a_refusal_that_is_not_an_outage_is_raised_not_journaled(
+    failover: tuple[OfflineFailover, SwitchableStore],
+) -> None:
+    instance, store = failover
+    store.error = ResourceDoesNotExist("no run r")
+    with pytest.raises(ResourceDoesNotExist):
+        instance.log_batch("r", [point(0)])
+    assert not instance.journaling

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,20 @@ ARTIFACTS = {
     "notes.txt": b"hello artifacts\nsecond line\n",
     "config/params.json": json.dumps({"layers": [64, 32], "dropout": 0.1}).encode(),
 }
+# previews of the second cut, on the "previews" run
+PREVIEW_ARTIFACTS = {
+    "table.csv": b'name,score,comment\nalpha,0.5,plain\nbeta,0.75,"has, comma"\n',
+    "config.yaml": b"model:\n  layers: 3\n  activation: relu\n",
+    "report.html": (
+        b"<html><body><h1 id='title'>Report heading</h1>"
+        b"<script>parent.document.title = 'escaped';</script></body></html>"
+    ),
+    "deep/a/b.txt": b"bee",
+}
+# a long metric with one spike, for downsampling and zoom
+WAVE_POINTS = 20_000
+WAVE_SPIKE_STEP = 12_345
+WAVE_SPIKE = 99.0
 
 
 @dataclass
@@ -115,7 +130,32 @@ def seed_store(uri: str, artifacts: Path) -> Seed:
             (run_dir / path).write_bytes(content)
     for i in range(2):
         _run(store, seed, "ui-beta", f"beta-{i}", T0 + i, metrics={"acc": [0.1 * (i + 1)]})
+    _seed_second_cut(store, seed, artifacts)
     for i in range(BULK_RUNS):
         run = store.create_run(seed.experiments["bulk"], "bulk", T0 + i * 1000, [], f"bulk-{i}")
         store.log_batch(run.info.run_id, metrics=[Metric("score", float(i), T0, 0)])
     return seed
+
+
+def _seed_second_cut(store: TrackingStore, seed: Seed, artifacts: Path) -> None:
+    """A run with a long spiky metric and one with previewable artifacts, in ui-beta."""
+    seed.experiments["ui-charts"] = store.create_experiment("ui-charts")
+    wave = _run(store, seed, "ui-charts", "wave-run", T0)
+    for start in range(0, WAVE_POINTS, 1000):
+        store.log_batch(
+            wave,
+            metrics=[
+                Metric(
+                    "wave",
+                    WAVE_SPIKE if s == WAVE_SPIKE_STEP else math.sin(s / 300),
+                    T0 + s * 10,
+                    s,
+                )
+                for s in range(start, start + 1000)
+            ],
+        )
+    previews = _run(store, seed, "ui-charts", "previews", T0)
+    run_dir = artifacts / seed.experiments["ui-charts"] / previews / "artifacts"
+    for path, content in PREVIEW_ARTIFACTS.items():
+        (run_dir / path).parent.mkdir(parents=True, exist_ok=True)
+        (run_dir / path).write_bytes(content)

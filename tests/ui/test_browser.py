@@ -208,7 +208,7 @@ def test_browse_preview_and_download_artifacts(page: Page, ui_server: UiServer) 
     tree.locator("[data-path='notes.txt']").click()
     expect(preview).to_have_text(ARTIFACTS["notes.txt"].decode().rstrip("\n"))
     with page.expect_download() as download_info:
-        page.get_by_role("link", name="Download").click()
+        page.get_by_role("link", name="Download", exact=True).click()
     download = download_info.value
     assert download.suggested_filename == "notes.txt"
     with open(download.path(), "rb") as downloaded:

@@ -13,9 +13,11 @@ const listeners = new Set<() => void>();
 function subscribe(listener: () => void): () => void {
   listeners.add(listener);
   window.addEventListener("hashchange", listener);
+  window.addEventListener("popstate", listener);
   return () => {
     listeners.delete(listener);
     window.removeEventListener("hashchange", listener);
+    window.removeEventListener("popstate", listener);
   };
 }
 
@@ -48,15 +50,16 @@ export function buildHash(segments: string[], query?: Record<string, string | un
   return `#${path}${search ? `?${search}` : ""}`;
 }
 
-/** Go to a hash; ``replace`` updates the URL without adding a history entry. */
+/**
+ * Go to a hash; ``replace`` updates the URL without adding a history entry. Views are
+ * told at once (not on the browser's later hashchange), so a control's new state is
+ * rendered in the same event that changed it: a checkbox never flickers back.
+ */
 export function navigate(hash: string, replace = false): void {
   if (hash === window.location.hash) return;
-  if (replace) {
-    window.history.replaceState(window.history.state, "", hash);
-    listeners.forEach((l) => l());
-  } else {
-    window.location.hash = hash;
-  }
+  if (replace) window.history.replaceState(window.history.state, "", hash);
+  else window.history.pushState(null, "", hash);
+  listeners.forEach((l) => l());
 }
 
 /** Change some query parameters of the current route, keeping the others. */

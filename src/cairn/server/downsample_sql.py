@@ -1,14 +1,15 @@
 """Min/max bucketing of a metric history inside the database (see ``downsample``).
 
-Two queries over the metrics table's primary key (run, key, step, ...): one finds the
-step range and counts, one groups the finite points of the range into buckets. Only
-the buckets travel to Python. The server keeps its own read-only engine per store URI
+Over the metrics table's primary key (run, key, step, ...): two index seeks find an
+open range's ends, one scan groups the range's finite points into buckets, and a count
+finds the rest. Only the buckets travel to Python. The server keeps its own read-only engine per store URI
 rather than reaching into the store's private one.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -49,39 +50,52 @@ def downsample_in_database(
         in_range.append(m.c.step >= start_step)
     if end_step is not None:
         in_range.append(m.c.step <= end_step)
-    finite = sa.and_(m.c.is_nan == sa.false(), m.c.is_inf == sa.false())
     engine = _engine(uri)
     with engine.connect() as conn:
-        total, non_finite, low, high = conn.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.coalesce(sa.func.sum(sa.case((finite, 0), else_=1)), 0),
-                sa.func.min(sa.case((finite, m.c.step))),
-                sa.func.max(sa.case((finite, m.c.step))),
-            ).where(*in_range)
-        ).one()
-        buckets: list[Bucket] = []
-        if low is not None:
-            lo = int(low) if start_step is None else start_step
-            hi = int(high) if end_step is None else end_step
-            buckets = _buckets(conn, in_range, finite, max_points, lo, hi)
+        # two index seeks, not a scan: the range's ends bound the buckets
+        low = start_step
+        if low is None:
+            low = conn.execute(sa.select(sa.func.min(m.c.step)).where(*in_range)).scalar()
+        high = end_step
+        if high is None:
+            high = conn.execute(sa.select(sa.func.max(m.c.step)).where(*in_range)).scalar()
+        finite = sa.and_(m.c.is_nan == sa.false(), m.c.is_inf == sa.false())
+        non_finite = int(
+            conn.execute(sa.select(sa.func.count()).where(*in_range, sa.not_(finite))).scalar() or 0
+        )
+        rows = []
+        if low is not None and high is not None:
+            rows = _bucket_rows(conn, [*in_range, finite], max_points, low, high)
+    buckets = [
+        Bucket(
+            count=int(row.points),
+            step_min=int(row.step_min),
+            step_max=int(row.step_max),
+            timestamp_min=int(row.timestamp_min),
+            timestamp_max=int(row.timestamp_max),
+            value_min=float(row.value_min),
+            value_max=float(row.value_max),
+        )
+        for row in rows
+    ]
     return DownsampledHistory(
-        total_points=int(total),
-        non_finite=int(non_finite),
+        total_points=sum(b.count for b in buckets) + non_finite,
+        non_finite=non_finite,
         start_step=start_step,
         end_step=end_step,
         buckets=buckets,
     )
 
 
-def _buckets(
+def _bucket_rows(
     conn: sa.Connection,
-    in_range: list[sa.ColumnElement[bool]],
-    finite: sa.ColumnElement[bool],
+    where: list[sa.ColumnElement[bool]],
     max_points: int,
     low: int,
     high: int,
-) -> list[Bucket]:
+) -> list[sa.Row[Any]]:
+    """One scan of the (finite) points ``where`` selects: per bucket, the point count
+    and the step, timestamp and value extremes."""
     m = tables.metrics
     span = float(high) - float(low) + 1.0
     position = sa.cast(m.c.step - low, sa.Float) * max_points / span
@@ -93,30 +107,21 @@ def _buckets(
         else sa.func.floor(position)
     )
     bucket = truncated.label("bucket")
-    rows = conn.execute(
-        sa.select(
-            bucket,
-            sa.func.count(),
-            sa.func.min(m.c.step),
-            sa.func.max(m.c.step),
-            sa.func.min(m.c.timestamp),
-            sa.func.max(m.c.timestamp),
-            sa.func.min(m.c.value),
-            sa.func.max(m.c.value),
-        )
-        .where(*in_range, finite)
-        .group_by(bucket)
-        .order_by(bucket)
-    ).all()
-    return [
-        Bucket(
-            count=int(row[1]),
-            step_min=int(row[2]),
-            step_max=int(row[3]),
-            timestamp_min=int(row[4]),
-            timestamp_max=int(row[5]),
-            value_min=float(row[6]),
-            value_max=float(row[7]),
-        )
-        for row in rows
-    ]
+
+    return list(
+        conn.execute(
+            sa.select(
+                bucket,
+                sa.func.count().label("points"),
+                sa.func.min(m.c.step).label("step_min"),
+                sa.func.max(m.c.step).label("step_max"),
+                sa.func.min(m.c.timestamp).label("timestamp_min"),
+                sa.func.max(m.c.timestamp).label("timestamp_max"),
+                sa.func.min(m.c.value).label("value_min"),
+                sa.func.max(m.c.value).label("value_max"),
+            )
+            .where(*where)
+            .group_by(bucket)
+            .order_by(bucket)
+        ).all()
+    )

@@ -116,13 +116,16 @@ def _request_schema(endpoint: Endpoint, method: str) -> dict[str, Any]:
     (whose schema component ``cairn.server.openapi`` adds)."""
     model = endpoint.request
     if method == "GET":
-        schema = model.model_json_schema()
-        required = set(schema.get("required", ()))
-        return {
-            "parameters": [
-                {"name": name, "in": "query", "required": name in required, "schema": prop}
-                for name, prop in schema.get("properties", {}).items()
-            ]
-        }
+        return {"parameters": query_parameters(model)}
     ref = {"$ref": f"#/components/schemas/{model.__name__}"}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+def query_parameters(model: type[Message]) -> list[dict[str, Any]]:
+    """The OpenAPI query parameters a GET request's message is read from."""
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        for name, prop in schema.get("properties", {}).items()
+    ]

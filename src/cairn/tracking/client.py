@@ -318,11 +318,14 @@ class MlflowClient:
         synchronous: bool | None = None,
     ) -> None:
         """Record one point of a metric; ``timestamp`` defaults to now, ``step`` to 0."""
-        self.log_batch(
-            run_id,
-            metrics=[metric_from_value(key, value, timestamp, step)],
-            synchronous=synchronous,
-        )
+        metric = metric_from_value(key, value, timestamp, step)
+        if batching.should_log_async(synchronous):
+            # log_batch's path for one point, without its loops: a training loop's hot call
+            run_id = validation.check_run_id(run_id)
+            validation.check_metric(metric)
+            batching.get_logger().enqueue(self._failover or self._store, run_id, (metric,))
+            return
+        self.log_batch(run_id, metrics=[metric], synchronous=synchronous)
 
     def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
         """Record a parameter (stored as ``str(value)``) and return ``value``.

@@ -6,7 +6,10 @@ import os
 import shutil
 from pathlib import Path
 
-from cairn.entities import Metric, Param, RunTag, ViewType
+import pytest
+
+from cairn.entities import Metric, Param, RunStatus, RunTag, ViewType
+from cairn.store.file import index as index_module
 from cairn.store.file import layout
 from cairn.store.file.store import FileStore
 
@@ -111,3 +114,60 @@ def test_file_changes_behind_the_index_are_picked_up(tmp_path: Path) -> None:
     # the running store sees the added and removed runs through the experiment fingerprint
     assert clone in {r.info.run_id for r in store.search_runs([exp_id], "params.p = '1'")}
     assert copy_from not in {r.info.run_id for r in store.search_runs([exp_id], "")}
+
+
+# -- edits made behind the index's back, inside runs it already holds ----------------
+def _ids(runs: list) -> list[str]:  # type: ignore[type-arg]
+    return [run.info.run_id for run in runs]
+
+
+def _append(store: FileStore, run_id: str, key: str, line: str) -> None:
+    (run_dir,) = store.root.glob(f"*/{run_id}")
+    with open(run_dir / layout.METRICS / key, "a", encoding="utf-8") as handle:
+        handle.write(line)
+
+
+def test_every_run_is_rechecked_within_a_bounded_number_of_searches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "_RECHECK_RUNS_PER_SEARCH", 4)
+    store = FileStore(str(tmp_path / "mlruns"))
+    exp_id = store.create_experiment("many")
+    run_ids = []
+    for i in range(12):
+        run_id = store.create_run(exp_id, "u", 1000 + i, [], f"r{i}").info.run_id
+        store.log_batch(run_id, metrics=[Metric("m", 0.0, 1, 0)])
+        store.update_run_info(run_id, RunStatus.FINISHED, 2000, None)
+        run_ids.append(run_id)
+    assert store.search_runs([exp_id], "metrics.m > 0") == []
+    for run_id in run_ids:
+        _append(store, run_id, "m", "5 1.0 3\n")
+    # 4 runs a search (none RUNNING): the 12 are all seen after 3 more searches
+    for _ in range(3):
+        store.search_runs([exp_id], "")
+    assert sorted(_ids(store.search_runs([exp_id], "metrics.m > 0"))) == sorted(run_ids)
+
+
+def test_only_the_appended_bytes_are_read_and_torn_lines_wait(tmp_path: Path) -> None:
+    store = FileStore(str(tmp_path / "mlruns"))
+    exp_id = store.create_experiment("tail")
+    run_id = store.create_run(exp_id, "u", 1000, [], "r").info.run_id
+    store.log_batch(run_id, metrics=[Metric("m", 1.0, 1, 0)])
+    assert _ids(store.search_runs([exp_id], "metrics.m = 1")) == [run_id]
+
+    _append(store, run_id, "m", "7 2.0 1\n8 3.")  # the second line is still being written
+    assert _ids(store.search_runs([exp_id], "metrics.m = 2")) == [run_id]
+    _append(store, run_id, "m", "0 2\n")
+    assert _ids(store.search_runs([exp_id], "metrics.m = 3")) == [run_id]
+    assert store.search_runs([exp_id], "")[0].data.metrics == {"m": 3.0}
+
+
+def test_a_rewritten_shorter_metric_file_is_read_again(tmp_path: Path) -> None:
+    store = FileStore(str(tmp_path / "mlruns"))
+    exp_id = store.create_experiment("rewrite")
+    run_id = store.create_run(exp_id, "u", 1000, [], "r").info.run_id
+    store.log_batch(run_id, metrics=[Metric("m", 9.0, 1, 5), Metric("m", 8.0, 2, 6)])
+    assert store.search_runs([exp_id], "")[0].data.metrics == {"m": 8.0}
+    (run_dir,) = store.root.glob(f"*/{run_id}")
+    (run_dir / layout.METRICS / "m").write_text("1 4.0 0\n", encoding="utf-8")
+    assert store.search_runs([exp_id], "")[0].data.metrics == {"m": 4.0}

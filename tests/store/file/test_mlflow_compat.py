@@ -294,3 +294,42 @@ def test_runs_added_by_mlflow_after_indexing_are_found(mlflow_python: Path, tmp_
     # a fresh process (a new store object) agrees
     again = FileStore(str(root)).search_runs([exp_id], "params.lr = '0.5'")
     assert [r.info.run_id for r in again] == [new_run]
+
+
+MLFLOW_APPENDER = """
+import sys
+from mlflow import MlflowClient
+
+client = MlflowClient(sys.argv[1])
+run_id = sys.argv[2]
+client.log_metric(run_id, "loss", 0.1, timestamp=2000, step=1)
+client.log_metric(run_id, "acc", 0.9, timestamp=2000, step=1)
+client.set_tag(run_id, "stage", "tuned")
+if sys.argv[3] == "end":
+    client.set_terminated(run_id, "FINISHED")
+"""
+
+
+@pytest.mark.parametrize("state", ["running", "finished"])
+# Appending changes no directory mtime: the index must still notice (issue 3).
+def test_points_mlflow_appends_to_an_indexed_run_show_in_search(
+    mlflow_python: Path, tmp_path: Path, state: str
+) -> None:
+    root = tmp_path / "mlruns"
+    store = FileStore(str(root))
+    exp_id = store.create_experiment("fresh")
+    run_id = store.create_run(exp_id, "u", 1000, [], "r").info.run_id
+    store.log_batch(run_id, metrics=[Metric("loss", 1.0, 1000, 0)])
+    if state == "finished":
+        store.update_run_info(run_id, RunStatus.FINISHED, 1500, None)
+    assert store.search_runs([exp_id], "metrics.loss < 0.5") == []  # indexed now
+
+    run_mlflow(mlflow_python, MLFLOW_APPENDER, str(root), run_id, "end")
+
+    (found,) = store.search_runs([exp_id], "metrics.loss < 0.5 and metrics.acc > 0.5")
+    assert found.info.run_id == run_id
+    assert found.data.metrics == {"loss": 0.1, "acc": 0.9}
+    assert found.data.tags["stage"] == "tuned"
+    assert found.info.status == "FINISHED"
+    ordered = store.search_runs([exp_id], "", order_by=["metrics.loss ASC"])
+    assert [r.info.run_id for r in ordered] == [run_id]

@@ -1,10 +1,12 @@
 // Several runs side by side (from any experiments): params and latest metrics with the
-// rows that differ highlighted, and every metric charted with one series per run.
+// rows that differ highlighted, every metric charted with one series per run, a scatter
+// plot of any two params/metrics, and parallel coordinates.
 import { getRun } from "../api/client";
 import type { Run } from "../api/types";
 import { ErrorBox, Loading, useAsync } from "../common";
 import { formatMetric, metricsOf, paramsOf, runDisplayName, runId } from "../format";
 import { buildHash } from "../router";
+import { ParallelCoordinates, ScatterPlot } from "./ComparePlots";
 import { LazyMetricChart } from "./LazyMetricChart";
 
 interface Props {
@@ -84,6 +86,16 @@ export function CompareView({ runIds }: Props) {
           {metricKeys.map((key) => (
             <LazyMetricChart key={key} runs={list.filter((_, i) => metrics[i][key] !== undefined)} metricKey={key} />
           ))}
+        </div>
+      </section>
+      <section aria-labelledby="compare-scatter">
+        <h2 id="compare-scatter">Scatter plot</h2>
+        <ScatterPlot runs={list} />
+      </section>
+      <section aria-labelledby="compare-parallel">
+        <h2 id="compare-parallel">Parallel coordinates</h2>
+        <div className="compare-scroll">
+          <ParallelCoordinates runs={list} />
         </div>
       </section>
     </article>

@@ -27,11 +27,11 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cairn.entities import LifecycleStage, Metric, PagedList, Run, ViewType
 from cairn.search.paging import encode_page_token
-from cairn.store.file import layout, reader
+from cairn.store.file import layout, reader, tails
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -42,6 +42,10 @@ _log = logging.getLogger(__name__)
 
 _SYNC_TABLE = "cairn_file_sync"
 _KEYS_TABLE = "cairn_file_experiment_keys"
+_OFFSETS_TABLE = "cairn_file_metric_offsets"
+# Runs whose files each search re-checks for edits made behind the index's back, half
+# of them among RUNNING runs (where other writers log), the rest among all runs.
+_RECHECK_RUNS_PER_SEARCH = 256
 
 
 def _stat_ns(path: Path) -> tuple[int, int]:
@@ -98,26 +102,6 @@ def _experiment_key(conn: sa.Connection, experiment_id: str, create: bool = True
     return int(key)  # type: ignore[arg-type]
 
 
-def _metric_row(run_id: str, metric: Metric) -> dict[str, Any]:
-    from cairn.store.sql.dialects import encode_metric_value
-
-    value, is_nan, is_inf = encode_metric_value(metric.value, "sqlite")
-    return {
-        "run_uuid": run_id,
-        "key": metric.key,
-        "value": value,
-        "timestamp": int(metric.timestamp),
-        "step": int(metric.step),
-        "is_nan": is_nan,
-        "is_inf": is_inf,
-    }
-
-
-def _point_order(row: Any) -> tuple[int, int, bool, float]:
-    """Which of two points is later: by step, timestamp, NaN-ness, value (as the SQL store)."""
-    return (int(row["step"]), int(row["timestamp"]), bool(row["is_nan"]), float(row["value"]))
-
-
 def _index_dataset_id(experiment_id: str, dataset_dir_name: str) -> str:
     # the SQL schema keys datasets globally; in mlruns they are per experiment
     return layout.dataset_id(experiment_id, dataset_dir_name)
@@ -134,6 +118,8 @@ class RunIndex:
         self._search_store: TrackingStore | None = None
         self._unavailable = False
         self._deep_checked: set[str] = set()
+        # where the rotating re-check of runs stopped: (RUNNING runs, all runs)
+        self._recheck_after = ["", ""]
         self._dirty_runs: set[Path] = set()
 
     # -- opening -----------------------------------------------------------------------------
@@ -178,6 +164,13 @@ class RunIndex:
                 sa.text(
                     f"CREATE TABLE IF NOT EXISTS {_KEYS_TABLE} ("
                     "experiment_id TEXT PRIMARY KEY, key INTEGER NOT NULL UNIQUE)"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    f"CREATE TABLE IF NOT EXISTS {_OFFSETS_TABLE} ("
+                    "run_uuid TEXT NOT NULL, key TEXT NOT NULL, offset INTEGER NOT NULL, "
+                    "PRIMARY KEY (run_uuid, key))"
                 )
             )
         return engine, search_store
@@ -250,42 +243,12 @@ class RunIndex:
             self._set_stamp(conn, "run", run_id, run_stamp(run_dir))
 
     def _merge_latest(self, conn: sa.Connection, run_id: str, metrics: Sequence[Metric]) -> None:
-        """Keep, per key, the later of the indexed latest point and the batch's latest.
+        """Keep, per key, the later of the indexed latest point and the batch's latest."""
+        from cairn.store.sql.dialects import update_latest_metrics
+        from cairn.store.sql.writes import metric_rows
 
-        A read-compare-write is safe here: SQLite write transactions (BEGIN IMMEDIATE)
-        run one at a time.
-        """
-        from sqlalchemy.dialects.sqlite import insert
-
-        from cairn.store.sql import tables as t
-
-        latest: dict[str, dict[str, Any]] = {}
-        for metric in metrics:
-            row = _metric_row(run_id, metric)
-            current = latest.get(metric.key)
-            if current is None or _point_order(row) > _point_order(current):
-                latest[metric.key] = row
-        lm = t.latest_metrics
-        existing = {
-            row["key"]: row
-            for row in conn.execute(
-                lm.select().where(lm.c.run_uuid == run_id, lm.c.key.in_(list(latest)))
-            ).mappings()
-        }
-        winners = [
-            row
-            for key, row in latest.items()
-            if key not in existing or _point_order(row) > _point_order(existing[key])
-        ]
-        if winners:
-            stmt = insert(lm)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[lm.c.run_uuid, lm.c.key],
-                set_={
-                    c: stmt.excluded[c] for c in ("value", "timestamp", "step", "is_nan", "is_inf")
-                },
-            )
-            conn.execute(stmt, winners)
+        _, latest = metric_rows(run_id, metrics, conn.dialect.name)
+        update_latest_metrics(conn, run_id, latest)
 
     def remove_run(self, run_id: str) -> None:
         engine = self._open()
@@ -340,17 +303,12 @@ class RunIndex:
     # -- syncing from the files ------------------------------------------------------------
     def _sync_run(self, conn: sa.Connection, run_dir: Path) -> None:
         """Replace all of a run's rows with what its files hold."""
-        from cairn.store.sql import tables as t
 
         key = self._ensure_experiment(conn, run_dir.parent)
         if not self._sync_info(conn, run_dir, key):
             return
         self._sync_data(conn, run_dir)
-        run_id = run_dir.name
-        conn.execute(t.latest_metrics.delete().where(t.latest_metrics.c.run_uuid == run_id))
-        latest = reader.read_latest_metrics(run_dir)
-        if latest:
-            conn.execute(t.latest_metrics.insert(), [_metric_row(run_id, m) for m in latest])
+        self._catch_up_metrics(conn, run_dir, None, tails.metric_file_sizes(run_dir))
         self._sync_inputs(conn, run_dir, key)
 
     def _sync_info(self, conn: sa.Connection, run_dir: Path, key: int) -> bool:
@@ -470,31 +428,18 @@ class RunIndex:
             conn.execute(t.experiments.insert().values(experiment_id=experiment_id, **row))
         return experiment_id
 
-    def _delete_runs(
-        self,
-        conn: sa.Connection,
-        run_ids: Sequence[str],
-    ) -> None:
+    def _delete_runs(self, conn: sa.Connection, run_ids: Sequence[str]) -> None:
+        """Remove runs with all their rows, sync stamps and metric offsets."""
         import sqlalchemy as sa
 
-        from cairn.store.sql import tables as t
+        from cairn.store.sql.gc import erase_runs
 
         if not run_ids:
             return
-        for chunk_start in range(0, len(run_ids), 500):
-            chunk = list(run_ids[chunk_start : chunk_start + 500])
-            input_ids = sa.select(t.inputs.c.input_uuid).where(t.inputs.c.run_uuid.in_(chunk))
-            conn.execute(t.input_tags.delete().where(t.input_tags.c.input_uuid.in_(input_ids)))
-            conn.execute(t.inputs.delete().where(t.inputs.c.run_uuid.in_(chunk)))
-            conn.execute(t.params.delete().where(t.params.c.run_uuid.in_(chunk)))
-            conn.execute(t.tags.delete().where(t.tags.c.run_uuid.in_(chunk)))
-            conn.execute(t.latest_metrics.delete().where(t.latest_metrics.c.run_uuid.in_(chunk)))
-            conn.execute(t.metrics.delete().where(t.metrics.c.run_uuid.in_(chunk)))
-            conn.execute(t.runs.delete().where(t.runs.c.run_uuid.in_(chunk)))
-            conn.execute(
-                sa.text(f"DELETE FROM {_SYNC_TABLE} WHERE kind = 'run' AND id = :id"),
-                [{"id": run_id} for run_id in chunk],
-            )
+        erase_runs(conn, run_ids)
+        ids = [{"id": run_id} for run_id in run_ids]
+        conn.execute(sa.text(f"DELETE FROM {_SYNC_TABLE} WHERE kind = 'run' AND id = :id"), ids)
+        conn.execute(sa.text(f"DELETE FROM {_OFFSETS_TABLE} WHERE run_uuid = :id"), ids)
 
     def _set_stamp(self, conn: sa.Connection, kind: str, key: str, stamp: str) -> None:
         import sqlalchemy as sa
@@ -576,6 +521,150 @@ class RunIndex:
                 self._set_stamp(conn, "experiment", experiment_id, fingerprint)
             self._deep_checked.add(experiment_id)
 
+    def _catch_up_metrics(
+        self,
+        conn: sa.Connection,
+        run_dir: Path,
+        recorded: dict[str, int] | None,
+        sizes: dict[str, int],
+    ) -> None:
+        """Take in what was appended to a run's metric files since the offsets recorded.
+
+        ``recorded`` None means the run is read afresh: every latest value is replaced.
+        A file with no recorded offset, or one shorter than recorded, is read whole.
+        """
+        import sqlalchemy as sa
+
+        from cairn.store.sql import tables as t
+
+        run_id = run_dir.name
+        lm = t.latest_metrics
+        if recorded is None:
+            conn.execute(lm.delete().where(lm.c.run_uuid == run_id))
+            conn.execute(
+                sa.text(f"DELETE FROM {_OFFSETS_TABLE} WHERE run_uuid = :r"), {"r": run_id}
+            )
+            recorded = {}
+        offsets = []
+        for key, size in sizes.items():
+            start = recorded.get(key)
+            if start == size:
+                continue
+            whole = start is None or size < start
+            try:
+                points, offset = tails.read_metric_tail(
+                    run_dir / layout.METRICS / key, key, 0 if whole else start or 0
+                )
+            except (FileNotFoundError, ValueError):
+                continue  # gone, or not a metric file: the files stay the truth
+            if whole:
+                conn.execute(lm.delete().where(lm.c.run_uuid == run_id, lm.c.key == key))
+            if points:
+                self._merge_latest(conn, run_id, [layout.latest_metric(points)])
+            offsets.append({"r": run_id, "k": key, "o": offset})
+        gone = [{"r": run_id, "k": key} for key in recorded if key not in sizes]
+        if gone:
+            conn.execute(
+                lm.delete().where(lm.c.run_uuid == run_id, lm.c.key.in_([g["k"] for g in gone]))
+            )
+            conn.execute(
+                sa.text(f"DELETE FROM {_OFFSETS_TABLE} WHERE run_uuid = :r AND key = :k"), gone
+            )
+        if offsets:
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO {_OFFSETS_TABLE} (run_uuid, key, offset) VALUES (:r, :k, :o) "
+                    "ON CONFLICT (run_uuid, key) DO UPDATE SET offset = excluded.offset"
+                ),
+                offsets,
+            )
+
+    def recheck_runs(self, experiment_dirs: Sequence[Path]) -> None:
+        """Catch edits made inside already-indexed runs by writers other than Cairn.
+
+        Such edits (MLflow appending metric points, ending a run, adding a tag) change
+        no directory the experiment fingerprint watches. Each search therefore re-checks
+        a bounded, rotating slice of the searched runs, RUNNING ones first: their stamp
+        (a few stats) and the sizes of their metric files. Changed runs are re-read;
+        grown metric files only from where the index stopped reading.
+        """
+        engine = self._open()
+        if engine is None:
+            return
+        import sqlalchemy as sa
+
+        from cairn.store.sql import tables as t
+        from cairn.store.sql.engine import read_transaction, write_transaction
+
+        with read_transaction(engine) as conn:
+            keys = {
+                key: d
+                for d in experiment_dirs
+                if (key := _experiment_key(conn, d.name, create=False)) is not None
+            }
+            if not keys:
+                return
+            runs = t.runs
+            chosen: dict[str, Path] = {}
+            budget = _RECHECK_RUNS_PER_SEARCH // 2
+            for slot, running_only in ((0, True), (1, False)):
+                query = sa.select(runs.c.run_uuid, runs.c.experiment_id).where(
+                    runs.c.experiment_id.in_(list(keys))
+                )
+                if running_only:
+                    query = query.where(runs.c.status == "RUNNING")
+                query = query.order_by(runs.c.run_uuid)
+                after = self._recheck_after[slot]
+                rows = list(conn.execute(query.where(runs.c.run_uuid > after).limit(budget)))
+                if len(rows) < budget and after:  # wrap around
+                    rows += conn.execute(
+                        query.where(runs.c.run_uuid <= after).limit(budget - len(rows))
+                    )
+                if rows:
+                    self._recheck_after[slot] = rows[-1].run_uuid
+                for row in rows:
+                    chosen[row.run_uuid] = keys[row.experiment_id] / row.run_uuid
+                budget = _RECHECK_RUNS_PER_SEARCH - len(chosen)
+            if not chosen:
+                return
+            ids = list(chosen)
+            stamps: dict[str, str] = dict(
+                conn.execute(
+                    sa.text(
+                        f"SELECT id, stamp FROM {_SYNC_TABLE} WHERE kind = 'run' AND id IN :ids"
+                    ).bindparams(sa.bindparam("ids", expanding=True)),
+                    {"ids": ids},
+                ).all()
+            )
+            recorded: dict[str, dict[str, int]] = {run_id: {} for run_id in ids}
+            for run_id, key, offset in conn.execute(
+                sa.text(
+                    f"SELECT run_uuid, key, offset FROM {_OFFSETS_TABLE} WHERE run_uuid IN :ids"
+                ).bindparams(sa.bindparam("ids", expanding=True)),
+                {"ids": ids},
+            ):
+                recorded[run_id][key] = offset
+        resync: list[Path] = []
+        grown: list[tuple[Path, dict[str, int]]] = []
+        for run_id, run_dir in chosen.items():
+            if stamps.get(run_id) != run_stamp(run_dir):
+                resync.append(run_dir)
+                continue
+            sizes = tails.metric_file_sizes(run_dir)
+            if sizes != recorded[run_id]:
+                grown.append((run_dir, sizes))
+        if not resync and not grown:
+            return
+        with write_transaction(engine) as conn:
+            for run_dir in resync:
+                if (run_dir / layout.META).is_file():
+                    self._sync_run(conn, run_dir)
+                    self._set_stamp(conn, "run", run_dir.name, run_stamp(run_dir))
+                else:
+                    self._delete_runs(conn, [run_dir.name])
+            for run_dir, sizes in grown:
+                self._catch_up_metrics(conn, run_dir, recorded[run_dir.name], sizes)
+
     # -- searching ------------------------------------------------------------------------
     def search_runs(
         self,
@@ -593,6 +682,7 @@ class RunIndex:
         if not experiment_dirs:
             return PagedList([], None)
         self.refresh(experiment_dirs)
+        self.recheck_runs(experiment_dirs)
         from cairn.store.sql.engine import read_transaction
 
         with read_transaction(engine) as conn:

@@ -34,7 +34,7 @@ class GarbageCollectionMethods(SqlStoreBase):
 
         def erase(conn: sa.Connection) -> None:
             run_row(conn, run_id)
-            _erase_runs(conn, [run_id])
+            erase_runs(conn, [run_id])
 
         self._write(erase)
 
@@ -65,7 +65,7 @@ class GarbageCollectionMethods(SqlStoreBase):
                     sa.select(t.runs.c.run_uuid).where(t.runs.c.experiment_id == exp_key)
                 ).scalars()
             )
-            _erase_runs(conn, run_ids)
+            erase_runs(conn, run_ids)
             conn.execute(t.datasets.delete().where(t.datasets.c.experiment_id == exp_key))
             conn.execute(
                 t.experiment_tags.delete().where(t.experiment_tags.c.experiment_id == exp_key)
@@ -75,7 +75,7 @@ class GarbageCollectionMethods(SqlStoreBase):
         self._write(erase)
 
 
-def _erase_runs(conn: sa.Connection, run_ids: Sequence[str]) -> None:
+def erase_runs(conn: sa.Connection, run_ids: Sequence[str]) -> None:
     """Delete runs and every row that hangs off them, children first."""
     for chunk in chunked(list(run_ids)):
         input_ids = sa.select(t.inputs.c.input_uuid).where(t.inputs.c.run_uuid.in_(chunk))

@@ -78,21 +78,27 @@ def write_tags(conn: sa.Connection, run_id: str, tags: Sequence[RunTag]) -> None
         )
 
 
-def write_metrics(conn: sa.Connection, run_id: str, metrics: Sequence[Metric]) -> None:
-    """Append metric points (identical points collapse) and advance latest_metrics."""
-    if not metrics:
-        return
-    dialect = conn.dialect.name
+def metric_rows(
+    run_id: str, metrics: Sequence[Metric], dialect: str
+) -> tuple[list[tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
+    """Metric points as ``METRIC_COLUMNS`` tuples, and the latest of them per key."""
     rows: list[tuple[Any, ...]] = []
     latest: dict[str, tuple[Any, ...]] = {}
     for metric in metrics:
         value, is_nan, is_inf = encode_metric_value(metric.value, dialect)
-        # in METRIC_COLUMNS order
         row = (run_id, metric.key, int(metric.step), int(metric.timestamp), value, is_nan, is_inf)
         rows.append(row)
         current = latest.get(metric.key)
         if current is None or point_order(row) > point_order(current):
             latest[metric.key] = row
+    return rows, latest
+
+
+def write_metrics(conn: sa.Connection, run_id: str, metrics: Sequence[Metric]) -> None:
+    """Append metric points (identical points collapse) and advance latest_metrics."""
+    if not metrics:
+        return
+    rows, latest = metric_rows(run_id, metrics, conn.dialect.name)
     insert_metric_points(conn, rows)
     update_latest_metrics(conn, run_id, latest)
 
