@@ -23,10 +23,12 @@ MLFLOW_PYTHON = Path(
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's tracking settings or writes into the repository."""
+    """No test sees the developer's tracking settings or writes into the repository or
+    the user's cache (where offline journals live)."""
     for name in list(os.environ):
         if name.startswith(("MLFLOW_", "CAIRN_")) and not name.startswith("CAIRN_TEST_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
 
 

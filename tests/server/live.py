@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal as signal_module
 import socket
 import subprocess
 import sys
@@ -58,13 +60,26 @@ def start_cli_server(root: Path, port: int, *options: str) -> LiveServer:
 
 
 def start_process(
-    root: Path, argv: list[str], port: int, timeout: float = STARTUP_TIMEOUT_S
+    root: Path,
+    argv: list[str],
+    port: int,
+    timeout: float = STARTUP_TIMEOUT_S,
+    own_group: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Run ``argv`` in ``root`` (output to ``root/server.log``) until the server it starts
-    answers ``/health`` on ``port``; a server that exits or never answers fails the test."""
+    answers ``/health`` on ``port``; a server that exits or never answers fails the test.
+
+    ``own_group`` starts it in a process group of its own, which ``stop_server`` then
+    signals whole: for servers (like ``mlflow server``) that run theirs in a child process.
+    """
     log = open(root / "server.log", "wb")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(
-        argv, cwd=root, stdout=log, stderr=subprocess.STDOUT, env=_server_env()
+        argv,
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=_server_env(),
+        start_new_session=own_group,
     )
     log.close()
     url = f"http://127.0.0.1:{port}/health"
@@ -91,9 +106,19 @@ def peak_rss_bytes(pid: int) -> int:
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
+    """Stop a server started here (with its process group, when it has one of its own)."""
+    own_group = process.poll() is None and os.getpgid(process.pid) == process.pid
+
+    def signal(sig: int) -> None:
+        if own_group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+
+    signal(signal_module.SIGTERM)
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
-        process.kill()
+        signal(signal_module.SIGKILL)
         process.wait()

@@ -44,7 +44,7 @@ def mlflow_server(
         "--workers",  # one process starts in half the time of MLflow's default four
         "1",
     ]
-    process = start_process(root, argv, port, timeout=MLFLOW_STARTUP_TIMEOUT_S)
+    process = start_process(root, argv, port, timeout=MLFLOW_STARTUP_TIMEOUT_S, own_group=True)
     yield LiveServer(f"http://127.0.0.1:{port}", root, root / "mlartifacts", process)
     stop_server(process)
 
