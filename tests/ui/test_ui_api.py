@@ -15,7 +15,7 @@ import pytest
 
 from cairn.entities import Metric
 from cairn.server import create_app
-from cairn.server.downsample import bucket_arrays, downsample_history
+from cairn.store.downsample import bucket_arrays, downsample_history
 from cairn.store.registry import create_tracking_store
 from cairn.store.tracking import TrackingStore
 from ui.test_mount import Client

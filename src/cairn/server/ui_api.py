@@ -20,6 +20,7 @@ Errors use MLflow's JSON shape and codes like every other endpoint.
 from __future__ import annotations
 
 import posixpath
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import FastAPI, Query, Request
@@ -28,8 +29,9 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from cairn.exceptions import InvalidParameterValue
-from cairn.server import artifact_zip, downsample
+from cairn.server import artifact_zip
 from cairn.server.context import ServerContext
+from cairn.store import downsample
 from cairn.validation import check_run_id
 
 PREFIXES = ("/api/2.0/cairn", "/ajax-api/2.0/cairn")
@@ -112,7 +114,7 @@ async def get_history_downsampled(
         start_step=history.start_step,
         end_step=history.end_step,
         max_points=downsample.check_request(points, start, end),
-        buckets=[HistoryBucket(**vars(b)) for b in history.buckets],
+        buckets=[HistoryBucket(**asdict(b)) for b in history.buckets],
     )
 
 

@@ -1,6 +1,7 @@
 """``SqlStore``: the tracking store on SQLite, PostgreSQL or MySQL/MariaDB.
 
-The store is composed by aggregate: ``experiments``, ``runs`` and ``gc`` each hold their
+The store is composed by aggregate: ``experiments``, ``runs``, ``gc`` and ``downsample``
+each hold their
 part of the interface, over the engine and transaction runners of ``base``. Every
 public method is one short transaction, and validation runs before any statement, so a
 refused call changes nothing.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cairn.store.sql.downsample import DownsampleMethods
 from cairn.store.sql.engine import create_engine
 from cairn.store.sql.experiments import ExperimentMethods
 from cairn.store.sql.gc import GarbageCollectionMethods
@@ -19,7 +21,7 @@ from cairn.store.sql.runs import RunMethods
 __all__ = ["SqlStore"]
 
 
-class SqlStore(ExperimentMethods, RunMethods, GarbageCollectionMethods):
+class SqlStore(ExperimentMethods, RunMethods, GarbageCollectionMethods, DownsampleMethods):
     """The tracking store on a SQL database (``sqlite:``, ``postgresql:``, ``mysql:``).
 
     A new database is given the schema and the Default experiment on first use. A

@@ -11,20 +11,20 @@ the raw data.
 NaN and infinite values cannot be drawn on a chart axis and are left out of the
 buckets; ``non_finite`` counts them.
 
-On a SQL store the buckets are computed by the database in one ``GROUP BY`` (a
-million-point history answers in about a second on SQLite, instead of being sent
-row by row to Python); any other store is read through ``get_metric_history`` and
-bucketed with numpy.
+A store that implements ``SupportsDownsampling`` buckets in place: the SQL store does
+it in the database in one ``GROUP BY`` (a million-point history answers in about a
+second on SQLite, instead of being sent row by row to Python). Any other store is read
+through ``get_metric_history`` and bucketed with numpy.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from cairn.entities import Bucket, DownsampledHistory
 from cairn.exceptions import InvalidParameterValue
 from cairn.store.tracking import TrackingStore
 from cairn.validation import check_key, check_run_id
@@ -35,28 +35,18 @@ _STEP_MIN = -(2**63)
 _STEP_MAX = 2**63 - 1
 
 
-@dataclass(frozen=True)
-class Bucket:
-    """The points of one step interval, summarised by their extremes."""
+@runtime_checkable
+class SupportsDownsampling(Protocol):
+    """A store that buckets a history itself (the SQL store, in one ``GROUP BY``)."""
 
-    count: int
-    step_min: int
-    step_max: int
-    timestamp_min: int
-    timestamp_max: int
-    value_min: float
-    value_max: float
-
-
-@dataclass(frozen=True)
-class DownsampledHistory:
-    """One metric of one run over a step range, as at most ``max_points`` buckets."""
-
-    total_points: int
-    non_finite: int
-    start_step: int | None
-    end_step: int | None
-    buckets: list[Bucket]
+    def downsample_metric_history(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_points: int,
+        start_step: int | None,
+        end_step: int | None,
+    ) -> DownsampledHistory: ...
 
 
 def check_request(max_points: int | None, start_step: int | None, end_step: int | None) -> int:
@@ -128,15 +118,8 @@ def downsample_history(
     check_key(metric_key, "metric name")
     points = check_request(max_points, start_step, end_step)
     store.get_run(run_id)  # RESOURCE_DOES_NOT_EXIST for an unknown run
-    from cairn.store.sql.store import SqlStore  # lazy: SQLAlchemy stays out of light imports
-
-    if isinstance(store, SqlStore):
-        from cairn.server.downsample_sql import downsample_in_database, is_shared_database
-
-        if is_shared_database(store.uri):
-            return downsample_in_database(
-                store.uri, run_id, metric_key, points, start_step, end_step
-            )
+    if isinstance(store, SupportsDownsampling):
+        return store.downsample_metric_history(run_id, metric_key, points, start_step, end_step)
     return _downsample_in_python(store, run_id, metric_key, points, start_step, end_step)
 
 

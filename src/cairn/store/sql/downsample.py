@@ -1,71 +1,66 @@
-"""Min/max bucketing of a metric history inside the database (see ``downsample``).
+"""Min/max bucketing of a metric history inside the database (``SupportsDownsampling``).
 
 Over the metrics table's primary key (run, key, step, ...): two index seeks find an
 open range's ends, one scan groups the range's finite points into buckets, and a count
-finds the rest. Only the buckets travel to Python. The server keeps its own read-only engine per store URI
-rather than reaching into the store's private one.
+finds the rest. Only the buckets travel to Python.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import sqlalchemy as sa
 
-from cairn.server.downsample import Bucket, DownsampledHistory
+from cairn.entities import Bucket, DownsampledHistory
 from cairn.store.sql import tables
-from cairn.store.sql.engine import create_engine
-
-_engines: dict[str, sa.Engine] = {}
-_engines_lock = threading.Lock()
+from cairn.store.sql.base import SqlStoreBase
 
 
-def _engine(uri: str) -> sa.Engine:
-    with _engines_lock:
-        engine = _engines.get(uri)
-        if engine is None:
-            engine = _engines[uri] = create_engine(uri)
-        return engine
+class DownsampleMethods(SqlStoreBase):
+    """The SQL store's part of ``cairn.store.downsample.SupportsDownsampling``."""
+
+    def downsample_metric_history(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_points: int,
+        start_step: int | None,
+        end_step: int | None,
+    ) -> DownsampledHistory:
+        """The history as at most ``max_points`` buckets (arguments already validated)."""
+        return self._read(
+            lambda conn: _downsample(conn, run_id, metric_key, max_points, start_step, end_step)
+        )
 
 
-def is_shared_database(uri: str) -> bool:
-    """Whether a second engine on ``uri`` sees the store's data (not so for an
-    in-memory SQLite database, private to its connection)."""
-    return ":memory:" not in uri and uri.rstrip("/") not in ("sqlite:", "sqlite:/")
-
-
-def downsample_in_database(
-    uri: str,
+def _downsample(
+    conn: sa.Connection,
     run_id: str,
     metric_key: str,
     max_points: int,
     start_step: int | None,
     end_step: int | None,
 ) -> DownsampledHistory:
-    """``downsample_history`` for a SQL store at ``uri`` (the run is known to exist)."""
     m = tables.metrics
     in_range = [m.c.run_uuid == run_id, m.c.key == metric_key]
     if start_step is not None:
         in_range.append(m.c.step >= start_step)
     if end_step is not None:
         in_range.append(m.c.step <= end_step)
-    engine = _engine(uri)
-    with engine.connect() as conn:
-        # two index seeks, not a scan: the range's ends bound the buckets
-        low = start_step
-        if low is None:
-            low = conn.execute(sa.select(sa.func.min(m.c.step)).where(*in_range)).scalar()
-        high = end_step
-        if high is None:
-            high = conn.execute(sa.select(sa.func.max(m.c.step)).where(*in_range)).scalar()
-        finite = sa.and_(m.c.is_nan == sa.false(), m.c.is_inf == sa.false())
-        non_finite = int(
-            conn.execute(sa.select(sa.func.count()).where(*in_range, sa.not_(finite))).scalar() or 0
-        )
-        rows = []
-        if low is not None and high is not None:
-            rows = _bucket_rows(conn, [*in_range, finite], max_points, low, high)
+    # two index seeks, not a scan: the range's ends bound the buckets
+    low = start_step
+    if low is None:
+        low = conn.execute(sa.select(sa.func.min(m.c.step)).where(*in_range)).scalar()
+    high = end_step
+    if high is None:
+        high = conn.execute(sa.select(sa.func.max(m.c.step)).where(*in_range)).scalar()
+    finite = sa.and_(m.c.is_nan == sa.false(), m.c.is_inf == sa.false())
+    non_finite = int(
+        conn.execute(sa.select(sa.func.count()).where(*in_range, sa.not_(finite))).scalar() or 0
+    )
+    rows = []
+    if low is not None and high is not None:
+        rows = _bucket_rows(conn, [*in_range, finite], max_points, low, high)
     buckets = [
         Bucket(
             count=int(row.points),
