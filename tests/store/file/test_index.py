@@ -171,3 +171,29 @@ def test_a_rewritten_shorter_metric_file_is_read_again(tmp_path: Path) -> None:
     (run_dir,) = store.root.glob(f"*/{run_id}")
     (run_dir / layout.METRICS / "m").write_text("1 4.0 0\n", encoding="utf-8")
     assert store.search_runs([exp_id], "")[0].data.metrics == {"m": 4.0}
+
+
+def test_cairn_appends_leave_nothing_for_the_recheck_to_read(tmp_path: Path) -> None:
+    # the re-check must not re-read what Cairn itself logged (it would cost every search)
+    import sqlalchemy as sa
+
+    from cairn.store.file import tails
+
+    store = FileStore(str(tmp_path / "mlruns"))
+    exp_id = store.create_experiment("own")
+    run_id = store.create_run(exp_id, "u", 1000, [], "r").info.run_id
+    for step in range(3):
+        store.log_batch(run_id, metrics=[Metric("a", 1.0, 1, step), Metric("b/c", 2.0, 1, step)])
+    (run_dir,) = store.root.glob(f"*/{run_id}")
+    engine = sa.create_engine(f"sqlite:///{store.root / layout.INDEX_FILE}")
+    with engine.connect() as conn:
+        offsets = dict(
+            conn.execute(
+                sa.text(
+                    f"SELECT key, offset FROM {index_module._OFFSETS_TABLE} WHERE run_uuid = :r"
+                ),
+                {"r": run_id},
+            ).all()
+        )
+    engine.dispose()
+    assert offsets == tails.metric_file_sizes(run_dir)

@@ -62,8 +62,12 @@ def create_file_once(path: Path, content: str, tmp_dir: Path | None = None) -> b
     return True
 
 
-def append_text(path: Path, text: str) -> None:
-    """Append ``text`` (whole lines) with a single write call."""
+def append_text(path: Path, text: str) -> tuple[int, int]:
+    """Append ``text`` (whole lines) with a single write call; returns the bytes' span.
+
+    ``(start, end)`` are the file offsets the text landed between: with ``O_APPEND`` the
+    write goes to the end of the file as it is at that instant, whatever other writers do.
+    """
     data = text.encode("utf-8")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
@@ -74,5 +78,7 @@ def append_text(path: Path, text: str) -> None:
         written = os.write(fd, data)
         if written != len(data):  # only on a full disk; never leave half a line behind
             raise OSError(f"short write to {path}: {written} of {len(data)} bytes")
+        end = os.lseek(fd, 0, os.SEEK_CUR)
     finally:
         os.close(fd)
+    return end - written, end

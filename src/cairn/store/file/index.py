@@ -25,7 +25,7 @@ import dataclasses
 import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,10 +45,10 @@ _KEYS_TABLE = "cairn_file_experiment_keys"
 _OFFSETS_TABLE = "cairn_file_metric_offsets"
 # Runs whose files each search re-checks for edits made behind the index's back, half
 # of them among RUNNING runs (where other writers log), the rest among all runs.
-_RECHECK_RUNS_PER_SEARCH = 256
+_RECHECK_RUNS_PER_SEARCH = 128
 
 
-def _stat_ns(path: Path) -> tuple[int, int]:
+def _stat_ns(path: str | Path) -> tuple[int, int]:
     try:
         st = os.stat(path)
     except OSError:
@@ -64,17 +64,15 @@ def experiment_fingerprint(experiment_dir: Path) -> str:
     return ":".join(parts)
 
 
+_RUN_STAMP_PARTS = (layout.META, layout.METRICS, layout.PARAMS, layout.TAGS, layout.INPUTS)
+
+
 def run_stamp(run_dir: Path) -> str:
     """Changes when a run's meta file is rewritten or a param, tag or metric key appears."""
+    base = str(run_dir)
     parts: list[str] = []
-    for path in (
-        run_dir / layout.META,
-        run_dir / layout.METRICS,
-        run_dir / layout.PARAMS,
-        run_dir / layout.TAGS,
-        run_dir / layout.INPUTS,
-    ):
-        parts.extend(str(v) for v in _stat_ns(path))
+    for name in _RUN_STAMP_PARTS:
+        parts.extend(str(v) for v in _stat_ns(os.path.join(base, name)))
     return ":".join(parts)
 
 
@@ -195,18 +193,21 @@ class RunIndex:
         run_dir: Path,
         metrics: Sequence[Metric] = (),
         parts: frozenset[str] = frozenset({"info", "data", "inputs"}),
+        appended: Mapping[str, tuple[int, int]] | None = None,
     ) -> None:
         """Bring a run's rows in line with its files after a write through the store.
 
         ``parts`` names what the write touched: ``info`` (meta.yaml), ``data`` (params and
         tags), ``inputs``. ``metrics`` are merged into the latest values: the hot path of
-        logging never re-reads a metric history.
+        logging never re-reads a metric history. ``appended`` gives, per metric key, the
+        byte span those points were appended at, so the recorded read offsets can move
+        past them (see ``_advance_offsets``).
         """
         engine = self._open()
         if engine is None:
             return
         try:
-            self._mirror(engine, run_dir, metrics, parts)
+            self._mirror(engine, run_dir, metrics, parts, appended or {})
         except Exception:
             # the files hold the data; the next search re-reads this run
             _log.warning("Index update failed for %s; will resync", run_dir, exc_info=True)
@@ -214,7 +215,12 @@ class RunIndex:
                 self._dirty_runs.add(run_dir)
 
     def _mirror(
-        self, engine: sa.Engine, run_dir: Path, metrics: Sequence[Metric], parts: frozenset[str]
+        self,
+        engine: sa.Engine,
+        run_dir: Path,
+        metrics: Sequence[Metric],
+        parts: frozenset[str],
+        appended: Mapping[str, tuple[int, int]],
     ) -> None:
         from cairn.store.sql import tables as t
         from cairn.store.sql.engine import write_transaction
@@ -240,6 +246,7 @@ class RunIndex:
                     self._sync_inputs(conn, run_dir, key)
                 if metrics:
                     self._merge_latest(conn, run_id, metrics)
+                    self._advance_offsets(conn, run_id, appended)
             self._set_stamp(conn, "run", run_id, run_stamp(run_dir))
 
     def _merge_latest(self, conn: sa.Connection, run_id: str, metrics: Sequence[Metric]) -> None:
@@ -249,6 +256,38 @@ class RunIndex:
 
         _, latest = metric_rows(run_id, metrics, conn.dialect.name)
         update_latest_metrics(conn, run_id, latest)
+
+    def _advance_offsets(
+        self, conn: sa.Connection, run_id: str, appended: Mapping[str, tuple[int, int]]
+    ) -> None:
+        """Move a metric file's read offset past points just merged, when that is sound.
+
+        Only when the append started exactly at the recorded offset (or at 0, for a new
+        file): then every byte before its end has been taken in. If another writer's
+        lines came in between, the offset stays and the next re-check reads from there
+        (merging a point twice is harmless: the later point wins either way).
+        """
+        import sqlalchemy as sa
+
+        if not appended:
+            return
+        spans = [{"r": run_id, "k": key, "s": s, "e": e} for key, (s, e) in appended.items()]
+        conn.execute(
+            sa.text(
+                f"UPDATE {_OFFSETS_TABLE} SET offset = :e "
+                "WHERE run_uuid = :r AND key = :k AND offset = :s"
+            ),
+            spans,
+        )
+        fresh = [span for span in spans if span["s"] == 0]
+        if fresh:
+            conn.execute(
+                sa.text(
+                    f"INSERT OR IGNORE INTO {_OFFSETS_TABLE} (run_uuid, key, offset) "
+                    "VALUES (:r, :k, :e)"
+                ),
+                fresh,
+            )
 
     def remove_run(self, run_id: str) -> None:
         engine = self._open()
@@ -546,6 +585,8 @@ class RunIndex:
             )
             recorded = {}
         offsets = []
+        reread: list[str] = []
+        newest: list[Metric] = []
         for key, size in sizes.items():
             start = recorded.get(key)
             if start == size:
@@ -558,10 +599,13 @@ class RunIndex:
             except (FileNotFoundError, ValueError):
                 continue  # gone, or not a metric file: the files stay the truth
             if whole:
-                conn.execute(lm.delete().where(lm.c.run_uuid == run_id, lm.c.key == key))
+                reread.append(key)
             if points:
-                self._merge_latest(conn, run_id, [layout.latest_metric(points)])
+                newest.append(layout.latest_metric(points))
             offsets.append({"r": run_id, "k": key, "o": offset})
+        if reread:
+            conn.execute(lm.delete().where(lm.c.run_uuid == run_id, lm.c.key.in_(reread)))
+        self._merge_latest(conn, run_id, newest)
         gone = [{"r": run_id, "k": key} for key in recorded if key not in sizes]
         if gone:
             conn.execute(

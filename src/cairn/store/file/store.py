@@ -513,8 +513,10 @@ class FileStore:
         lines: dict[str, list[str]] = defaultdict(list)
         for metric in metrics:
             lines[metric.key].append(layout.format_metric_line(metric))
-        for key, key_lines in lines.items():
-            append_text(run_dir / layout.METRICS / key, "".join(key_lines))
+        appended = {
+            key: append_text(run_dir / layout.METRICS / key, "".join(key_lines))
+            for key, key_lines in lines.items()
+        }
         new_name = None
         for tag in tags:
             replace_file(run_dir / layout.TAGS / tag.key, tag.value, run_dir)
@@ -524,7 +526,7 @@ class FileStore:
             self._rewrite_run(run_dir, run_name=new_name)
         if metrics or params or tags:
             parts = frozenset({"data"}) if params or tags else frozenset()
-            self.index.mirror_run(run_dir, metrics=metrics, parts=parts)
+            self.index.mirror_run(run_dir, metrics, parts, appended)
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = ()) -> None:
         check_run_id(run_id)

@@ -17,13 +17,28 @@ from cairn.store.file import layout
 
 
 def metric_file_sizes(run_dir: Path) -> dict[str, int]:
-    """``key -> size in bytes`` of every metric file of a run (one stat per file)."""
-    sizes = {}
-    for key, path in layout.iter_key_files(run_dir / layout.METRICS):
+    """``key -> size in bytes`` of every metric file of a run (one stat per file).
+
+    Walks with ``os.scandir`` on plain strings: this runs for many runs per search.
+    """
+    sizes: dict[str, int] = {}
+    stack = [(os.path.join(run_dir, layout.METRICS), "")]
+    while stack:
+        directory, prefix = stack.pop()
         try:
-            sizes[key] = os.stat(path).st_size
-        except FileNotFoundError:  # removed since listed
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError):
             continue
+        for entry in entries:
+            if entry.name.startswith(layout.TMP_PREFIX):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, f"{prefix}{entry.name}/"))
+                else:
+                    sizes[prefix + entry.name] = entry.stat().st_size
+            except FileNotFoundError:  # removed since listed
+                continue
     return sizes
 
 
