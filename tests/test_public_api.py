@@ -143,3 +143,12 @@ def test_fluent_all_matches_the_lazy_table() -> None:
 
     lazy_fluent = {name for name, module in cairn._LAZY.items() if module == fluent.__name__}
     assert lazy_fluent == set(fluent.__all__)
+
+
+def test_lazy_table_and_fluent_all_agree() -> None:
+    """``cairn/__init__`` lists the fluent names (it must not import the module to learn
+    them); this keeps that list and ``fluent.__all__`` in step."""
+    from cairn.tracking import fluent
+
+    lazy_fluent = {name for name, module in cairn._LAZY.items() if module == cairn._FLUENT}
+    assert lazy_fluent == set(fluent.__all__)
