@@ -18,6 +18,10 @@ PROXY_ROOT = "mlflow-artifacts:/"
 # latest "acc" of trial-0 .. trial-5
 TRIAL_ACC = [0.71, 0.93, 0.55, 0.88, 0.62, 0.79]
 BULK_RUNS = 1200
+# many experiments, for the paged sidebar; the prefix sorts them after every other
+# experiment so the tests that pick one from the first page still find it
+MANY_EXPERIMENTS = 1500
+MANY_PREFIX = "zzz-page-"
 ARTIFACTS = {
     "notes.txt": b"hello artifacts\nsecond line\n",
     "config/params.json": json.dumps({"layers": [64, 32], "dropout": 0.1}).encode(),
@@ -131,6 +135,8 @@ def seed_store(uri: str, artifacts: Path) -> Seed:
     for i in range(2):
         _run(store, seed, "ui-beta", f"beta-{i}", T0 + i, metrics={"acc": [0.1 * (i + 1)]})
     _seed_second_cut(store, seed, artifacts)
+    for i in range(MANY_EXPERIMENTS):
+        store.create_experiment(f"{MANY_PREFIX}{i:04d}")
     for i in range(BULK_RUNS):
         run = store.create_run(seed.experiments["bulk"], "bulk", T0 + i * 1000, [], f"bulk-{i}")
         store.log_batch(run.info.run_id, metrics=[Metric("score", float(i), T0, 0)])

@@ -11,7 +11,7 @@ import requests
 from playwright.sync_api import expect
 
 from ui.conftest import ConsoleWatch, UiServer
-from ui.seed import ARTIFACTS, BULK_RUNS, TRIAL_ACC
+from ui.seed import ARTIFACTS, BULK_RUNS, MANY_EXPERIMENTS, MANY_PREFIX, TRIAL_ACC
 
 pytestmark = [pytest.mark.ui, pytest.mark.server]
 
@@ -43,6 +43,31 @@ def test_experiment_search_and_selection(page: Page, ui_server: UiServer) -> Non
     assert f"#/experiments/{ui_server.seed.experiments['ui-beta']}" in page.url
 
 
+def test_thousands_of_experiments_are_listed_page_by_page(page: Page) -> None:
+    searches: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda r: searches.append(r.post_data_json) if "experiments/search" in r.url else None,
+    )
+    page.goto("/")
+    items = page.locator(".experiment-list li")
+    # one page of the server's list, not all of the seeded experiments
+    expect(items).to_have_count(100)
+    assert searches[-1]["max_results"] == 100
+    assert not searches[-1].get("page_token")
+    page.get_by_role("button", name="Load more").click()
+    expect(items).to_have_count(200)
+    assert searches[-1]["page_token"]
+    # the search is server-side, so the last experiment is found without paging to it
+    last = f"{MANY_PREFIX}{MANY_EXPERIMENTS - 1:04d}"
+    page.get_by_label("Search experiments").fill(f"{MANY_PREFIX}149")
+    expect(items).to_have_count(10)
+    expect(page.get_by_role("button", name="Load more")).to_have_count(0)
+    page.get_by_role("button", name=last, exact=True).click()
+    expect(page.get_by_role("heading", name=last, level=1)).to_be_visible()
+    expect(page.get_by_text("No runs.")).to_be_visible()
+
+
 def test_runs_of_two_experiments_at_once(page: Page, ui_server: UiServer) -> None:
     open_experiment(page, "ui-beta")
     page.get_by_label("Add ui-alpha to the selection").check()
@@ -59,6 +84,9 @@ def test_rows_show_attributes_and_picked_columns(page: Page, ui_server: UiServer
     expect(cell(page, trial, "status")).to_have_text("FINISHED")
     expect(cell(page, trial, "duration")).to_have_text("1min 5s")
     expect(cell(page, trial, "user_id")).to_have_text("tester")
+    # the source column shows the file name of mlflow.source.name, and nothing without it
+    expect(cell(page, ui_server.seed.runs["annotated"], "source")).to_have_text("train.py")
+    expect(cell(page, trial, "source")).to_have_text("")
     expect(cell(page, trial, "metrics.acc")).to_have_text(str(TRIAL_ACC[1]))
     expect(cell(page, trial, "params.model")).to_have_text("linear")
     # add a tag column through the picker; the choice goes into the URL

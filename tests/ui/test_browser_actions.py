@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 import zipfile
 from typing import Any
@@ -202,6 +203,44 @@ def test_add_edit_and_delete_tags(page: Page, ui_server: UiServer) -> None:
     page.get_by_role("button", name="Delete tag stage").click()
     expect(page.locator("tr[data-key=stage]")).to_have_count(0)
     assert "stage" not in run_tags(ui_server, run_id)
+
+
+def experiment_tags(server: UiServer, experiment_id: str) -> dict[str, str]:
+    experiment = rest(server, f"experiments/get?experiment_id={experiment_id}")["experiment"]
+    return {t["key"]: t.get("value", "") for t in experiment.get("tags", [])}
+
+
+def test_add_edit_and_delete_experiment_tags(page: Page, ui_server: UiServer) -> None:
+    experiment_id = new_experiment(ui_server, "experiment-tagging")
+    page.goto(f"/#/experiments/{experiment_id}")
+    page.get_by_text("Experiment tags (0)").click()
+    tags = page.get_by_role("table", name="Experiment tags")
+    page.get_by_label("New tag key").fill("owner")
+    page.get_by_label("New tag value").fill("vision-team")
+    page.get_by_role("button", name="Add tag").click()
+    expect(tags.locator("tr[data-key=owner] td").first).to_have_text("vision-team")
+    expect(page.get_by_text("Experiment tags (1)")).to_be_visible()
+    assert experiment_tags(ui_server, experiment_id)["owner"] == "vision-team"
+
+    page.get_by_role("button", name="Edit tag owner").click()
+    page.get_by_label("Value of tag owner").fill("nlp-team")
+    page.get_by_role("button", name="Save").click()
+    expect(tags.locator("tr[data-key=owner] td").first).to_have_text("nlp-team")
+    assert experiment_tags(ui_server, experiment_id)["owner"] == "nlp-team"
+
+    page.get_by_role("button", name="Delete tag owner").click()
+    expect(page.locator("tr[data-key=owner]")).to_have_count(0)
+    expect(page.get_by_text("Experiment tags (0)")).to_be_visible()
+    assert "owner" not in experiment_tags(ui_server, experiment_id)
+
+
+def test_experiment_tags_show_only_for_a_single_experiment(page: Page, ui_server: UiServer) -> None:
+    alpha, beta = ui_server.seed.experiments["ui-alpha"], ui_server.seed.experiments["ui-beta"]
+    page.goto(f"/#/experiments/{alpha}")
+    expect(page.get_by_text(re.compile(r"Experiment tags \(\d+\)"))).to_be_visible()
+    page.goto(f"/#/experiments/{alpha},{beta}")
+    expect(page.get_by_role("heading", name="ui-alpha, ui-beta")).to_be_visible()
+    expect(page.locator(".experiment-tags")).to_have_count(0)
 
 
 # -- downloads and previews ------------------------------------------------------------

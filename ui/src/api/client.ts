@@ -218,3 +218,11 @@ export function getHistoryDownsampled(
 export function artifactZipUrl(runId: string, path: string): string {
   return `${CAIRN_BASE}/artifacts/download-zip${queryString({ run_id: runId, path: path || undefined })}`;
 }
+
+export function setExperimentTag(experimentId: string, key: string, value: string): Promise<unknown> {
+  return call("POST", "experiments/set-experiment-tag", { experiment_id: experimentId, key, value });
+}
+
+export function deleteExperimentTag(experimentId: string, key: string): Promise<unknown> {
+  return call("POST", "experiments/delete-experiment-tag", { experiment_id: experimentId, key });
+}

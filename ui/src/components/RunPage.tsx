@@ -1,7 +1,7 @@
 // One run: overview, note, params, metrics with charts, tags (editable), dataset inputs,
 // artifacts. A RUNNING run is fetched again every few seconds, charts included.
 import { useEffect, useState } from "react";
-import { getRun, searchRuns } from "../api/client";
+import { deleteTag, getRun, searchRuns, setTag } from "../api/client";
 import { saveFile } from "../download";
 import type { Run } from "../api/types";
 import { ErrorBox, Loading, useAsync } from "../common";
@@ -141,7 +141,8 @@ export function RunPage({ runId: id, artifactPath }: Props) {
       <section aria-labelledby="tags-heading">
         <h2 id="tags-heading">Tags</h2>
         <TagEditor
-          runId={id}
+          save={(key, value) => setTag(id, key, value)}
+          remove={(key) => deleteTag(id, key)}
           onChanged={run.reload}
           tags={Object.entries(tags)
             .filter(([k]) => k !== "mlflow.note.content")

@@ -9,6 +9,7 @@ import { runId } from "../format";
 import { ErrorBox, Loading, useAsync } from "../common";
 import { buildHash, navigate, updateQuery } from "../router";
 import { ColumnPicker } from "./ColumnPicker";
+import { ExperimentTags } from "./ExperimentTags";
 import { ATTRIBUTE_COLUMNS, availableKeys, columnById, defaultPicked, NAME_COLUMN, pickedColumn, type Column } from "./columns";
 import { ACTIVE_ONLY, DELETED_ONLY, flattenRunTree, useRunPages } from "./runsData";
 import { RunsTable } from "./RunsTable";
@@ -130,6 +131,7 @@ export function RunsView({ experimentIds, query }: Props) {
         <h1>{names.length ? names.join(", ") : "Runs"}</h1>
         {experiments.error && <ErrorBox error={experiments.error} />}
       </header>
+      {experiments.data?.length === 1 && <ExperimentTags experiment={experiments.data[0]} onChanged={experiments.reload} />}
       <form
         className="run-search"
         onSubmit={(e) => {

@@ -1,16 +1,19 @@
-// A run's tags: add, edit a value in place, delete. Every change goes to the server
-// first; the table then shows the run as the server has it.
+// Tags of a run or an experiment: add, edit a value in place, delete. Every change goes
+// to the server first (through ``save`` / ``remove``); the table then shows the owner as
+// the server has it.
 import { useState } from "react";
-import { deleteTag, setTag } from "../api/client";
 import { ErrorBox } from "../common";
 
 interface Props {
-  runId: string;
   tags: [string, string][];
+  save: (key: string, value: string) => Promise<unknown>;
+  remove: (key: string) => Promise<unknown>;
   onChanged: () => void;
+  /** The accessible name of the tags table. */
+  label?: string;
 }
 
-export function TagEditor({ runId, tags, onChanged }: Props) {
+export function TagEditor({ tags, save, remove, onChanged, label = "Tags" }: Props) {
   const [editing, setEditing] = useState<string | undefined>();
   const [draft, setDraft] = useState("");
   const [newKey, setNewKey] = useState("");
@@ -38,7 +41,7 @@ export function TagEditor({ runId, tags, onChanged }: Props) {
       {tags.length === 0 ? (
         <p className="muted">No tags.</p>
       ) : (
-        <table className="kv" aria-label="Tags">
+        <table className="kv" aria-label={label}>
           <tbody>
             {tags.map(([key, value]) => (
               <tr key={key} data-key={key}>
@@ -48,7 +51,7 @@ export function TagEditor({ runId, tags, onChanged }: Props) {
                     <form
                       onSubmit={(e) => {
                         e.preventDefault();
-                        run(() => setTag(runId, key, draft), () => setEditing(undefined));
+                        run(() => save(key, draft), () => setEditing(undefined));
                       }}
                     >
                       <input aria-label={`Value of tag ${key}`} value={draft} autoFocus onChange={(e) => setDraft(e.target.value)} />
@@ -74,7 +77,7 @@ export function TagEditor({ runId, tags, onChanged }: Props) {
                   >
                     Edit
                   </button>{" "}
-                  <button className="small" aria-label={`Delete tag ${key}`} disabled={busy} onClick={() => run(() => deleteTag(runId, key), () => undefined)}>
+                  <button className="small" aria-label={`Delete tag ${key}`} disabled={busy} onClick={() => run(() => remove(key), () => undefined)}>
                     Delete
                   </button>
                 </td>
@@ -90,7 +93,7 @@ export function TagEditor({ runId, tags, onChanged }: Props) {
           const key = newKey.trim();
           if (!key) return;
           run(
-            () => setTag(runId, key, newValue),
+            () => save(key, newValue),
             () => {
               setNewKey("");
               setNewValue("");
