@@ -164,3 +164,20 @@ def test_killed_writer_never_leaves_a_torn_meta_file(tmp_path: Path) -> None:
     final = store.get_run(run.info.run_id)
     assert final.info.run_name in {"x" * 3000, "y"}
     assert final.data.tags["mlflow.runName"] in {"x" * 3000, "y"}
+
+
+@pytest.mark.parametrize("rewrite", ["other store", "in place"])
+def test_a_run_deleted_by_another_writer_refuses_logging(tmp_path: Path, rewrite: str) -> None:
+    # the store remembers each run's state between calls; a change on disk must show
+    root = tmp_path / "mlruns"
+    store = FileStore(str(root))
+    run_id = store.create_run("0", "u", 1000, [], "r").info.run_id
+    store.log_batch(run_id, metrics=[Metric("m", 1.0, 1, 0)])
+    if rewrite == "other store":
+        FileStore(str(root)).delete_run(run_id)
+    else:  # as a plain editor (or an older MLflow) would: same file, rewritten
+        meta = root / "0" / run_id / layout.META
+        text = meta.read_text(encoding="utf-8")
+        meta.write_text(text.replace("lifecycle_stage: active", "lifecycle_stage: deleted"))
+    with pytest.raises(InvalidParameterValue, match="must be in the 'active' state"):
+        store.log_batch(run_id, metrics=[Metric("m", 2.0, 1, 1)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -184,6 +185,7 @@ def test_cairn_appends_leave_nothing_for_the_recheck_to_read(tmp_path: Path) -> 
     run_id = store.create_run(exp_id, "u", 1000, [], "r").info.run_id
     for step in range(3):
         store.log_batch(run_id, metrics=[Metric("a", 1.0, 1, step), Metric("b/c", 2.0, 1, step)])
+    store.index.flush_pending()  # metric-only writes reach the index in batches
     (run_dir,) = store.root.glob(f"*/{run_id}")
     engine = sa.create_engine(f"sqlite:///{store.root / layout.INDEX_FILE}")
     with engine.connect() as conn:
@@ -197,3 +199,61 @@ def test_cairn_appends_leave_nothing_for_the_recheck_to_read(tmp_path: Path) -> 
         )
     engine.dispose()
     assert offsets == tails.metric_file_sizes(run_dir)
+
+
+def test_metric_writes_waiting_for_the_index_are_searched(tmp_path: Path) -> None:
+    store = FileStore(str(tmp_path / "mlruns"))
+    exp_id = store.create_experiment("deferred")
+    run_id = store.create_run(exp_id, "u", 1000, [], "r").info.run_id
+    for step in range(5):
+        store.log_batch(run_id, metrics=[Metric("loss", 10.0 - step, 1, step)])
+    found = store.search_runs([exp_id], "metrics.loss < 7")
+    assert [r.info.run_id for r in found] == [run_id]
+    assert found[0].data.metrics == {"loss": 6.0}
+
+
+KILLED_WRITER = """
+import os, sys
+from cairn.entities import Metric
+from cairn.store.file.store import FileStore
+
+store = FileStore(sys.argv[1])
+for step in range(50):
+    store.log_batch(sys.argv[2], metrics=[Metric("loss", 100.0 - step, 1, step)])
+os._exit(0)  # dies like a killed process: no exit handlers, nothing flushed
+"""
+
+
+def test_metrics_of_a_process_that_died_before_mirroring_are_searched(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = tmp_path / "mlruns"
+    store = FileStore(str(root))
+    exp_id = store.create_experiment("killed")
+    run_id = store.create_run(exp_id, "u", 1000, [], "r").info.run_id
+    assert store.search_runs([exp_id], "metrics.loss < 60") == []
+    subprocess.run([sys.executable, "-c", KILLED_WRITER, str(root), run_id], check=True)
+    for searcher in (store, FileStore(str(root))):
+        found = searcher.search_runs([exp_id], "metrics.loss < 60")
+        assert [r.info.run_id for r in found] == [run_id]
+        assert found[0].data.metrics == {"loss": 51.0}
+
+
+def test_a_lone_metric_write_reaches_the_index_without_further_calls(tmp_path: Path) -> None:
+    # other processes read the index: a write must not wait there for the next one
+    import sqlite3
+    import time
+
+    store = FileStore(str(tmp_path / "mlruns"))
+    run_id = store.create_run("0", "u", 1000, [], "r").info.run_id
+    store.log_batch(run_id, metrics=[Metric("loss", 0.25, 1, 3)])
+    found: list[tuple[float, int]] = []
+    deadline = time.monotonic() + 30
+    while not found and time.monotonic() < deadline:
+        time.sleep(0.05)
+        with contextlib.closing(sqlite3.connect(store.root / layout.INDEX_FILE)) as conn:
+            found = conn.execute(
+                "SELECT value, step FROM latest_metrics WHERE run_uuid = ?", (run_id,)
+            ).fetchall()
+    assert found == [(0.25, 3)]

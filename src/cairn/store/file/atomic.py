@@ -62,7 +62,7 @@ def create_file_once(path: Path, content: str, tmp_dir: Path | None = None) -> b
     return True
 
 
-def append_text(path: Path, text: str) -> tuple[int, int]:
+def append_text(path: str | Path, text: str) -> tuple[int, int]:
     """Append ``text`` (whole lines) with a single write call; returns the bytes' span.
 
     ``(start, end)`` are the file offsets the text landed between: with ``O_APPEND`` the
@@ -72,7 +72,7 @@ def append_text(path: Path, text: str) -> tuple[int, int]:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         written = os.write(fd, data)

@@ -4,7 +4,8 @@
 answered by ``SqlStore.search_runs``: one implementation of the search semantics for
 every backend, and no directory walk per query. The files stay the source of truth:
 
-- every write through ``FileStore`` goes to the files first, then is mirrored here;
+- every write through ``FileStore`` goes to the files first, then is mirrored here
+  (writes of metrics alone within a second, many in one transaction: see ``backlog``);
 - before a search, each experiment's fingerprint (mtimes of its directory, meta file
   and tags) is compared with the one recorded at the last sync; a changed experiment has
   its run directories diffed against the index, so runs added or removed by another
@@ -20,11 +21,13 @@ records only what run search needs, and experiment search reads the files direct
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING
 from cairn.entities import LifecycleStage, Metric, PagedList, Run, ViewType
 from cairn.search.paging import encode_page_token
 from cairn.store.file import layout, reader, tails
+from cairn.store.file.backlog import MetricBacklog, RunBacklog
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -46,6 +50,9 @@ _OFFSETS_TABLE = "cairn_file_metric_offsets"
 # Runs whose files each search re-checks for edits made behind the index's back, half
 # of them among RUNNING runs (where other writers log), the rest among all runs.
 _RECHECK_RUNS_PER_SEARCH = 128
+# Deferred metric writes are mirrored after this many writes or seconds, at the latest.
+_FLUSH_AFTER_WRITES = 1_000
+_FLUSH_AFTER_SECONDS = 1.0
 
 
 def _stat_ns(path: str | Path) -> tuple[int, int]:
@@ -100,6 +107,12 @@ def _experiment_key(conn: sa.Connection, experiment_id: str, create: bool = True
     return int(key)  # type: ignore[arg-type]
 
 
+def _flush_at_exit(index: weakref.ref[RunIndex]) -> None:
+    alive = index()
+    if alive is not None:
+        alive.flush_pending()
+
+
 def _index_dataset_id(experiment_id: str, dataset_dir_name: str) -> str:
     # the SQL schema keys datasets globally; in mlruns they are per experiment
     return layout.dataset_id(experiment_id, dataset_dir_name)
@@ -119,6 +132,9 @@ class RunIndex:
         # where the rotating re-check of runs stopped: (RUNNING runs, all runs)
         self._recheck_after = ["", ""]
         self._dirty_runs: set[Path] = set()
+        # metric writes not mirrored yet (see backlog.py)
+        self._backlog = MetricBacklog(self.flush_pending, _FLUSH_AFTER_WRITES, _FLUSH_AFTER_SECONDS)
+        atexit.register(_flush_at_exit, weakref.ref(self))
 
     # -- opening -----------------------------------------------------------------------------
     def _open(self) -> sa.Engine | None:
@@ -179,6 +195,7 @@ class RunIndex:
                 os.unlink(f"{self.path}{suffix}")
 
     def close(self) -> None:
+        self.flush_pending()
         with self._lock:
             if self._engine is not None:
                 self._engine.dispose()
@@ -191,63 +208,99 @@ class RunIndex:
     def mirror_run(
         self,
         run_dir: Path,
-        metrics: Sequence[Metric] = (),
+        metrics: Mapping[str, Sequence[Metric]] | None = None,
         parts: frozenset[str] = frozenset({"info", "data", "inputs"}),
         appended: Mapping[str, tuple[int, int]] | None = None,
     ) -> None:
         """Bring a run's rows in line with its files after a write through the store.
 
         ``parts`` names what the write touched: ``info`` (meta.yaml), ``data`` (params and
-        tags), ``inputs``. ``metrics`` are merged into the latest values: the hot path of
-        logging never re-reads a metric history. ``appended`` gives, per metric key, the
-        byte span those points were appended at, so the recorded read offsets can move
-        past them (see ``_advance_offsets``).
+        tags), ``inputs``. ``metrics`` (points per key) are merged into the latest values:
+        the hot path of logging never re-reads a metric history. ``appended`` gives, per
+        metric key, the byte span those points were appended at, so the recorded read
+        offsets can move past them (see ``_advance_offsets``).
+
+        A write of metrics alone is not mirrored at once: its latest values wait in a
+        backlog (see ``backlog``) and go in with others in one transaction.
         """
+        if metrics and not parts:
+            if self._backlog.add(run_dir, metrics, appended or {}):
+                self.flush_pending()
+            return
+        self.flush_pending()  # earlier metric writes go in first
         engine = self._open()
         if engine is None:
             return
         try:
-            self._mirror(engine, run_dir, metrics, parts, appended or {})
+            with self._write(engine) as conn:
+                self._mirror(conn, run_dir, metrics or {}, parts, appended or {})
         except Exception:
             # the files hold the data; the next search re-reads this run
             _log.warning("Index update failed for %s; will resync", run_dir, exc_info=True)
             with self._lock:
                 self._dirty_runs.add(run_dir)
 
-    def _mirror(
-        self,
-        engine: sa.Engine,
-        run_dir: Path,
-        metrics: Sequence[Metric],
-        parts: frozenset[str],
-        appended: Mapping[str, tuple[int, int]],
-    ) -> None:
-        from cairn.store.sql import tables as t
+    @staticmethod
+    def _write(engine: sa.Engine) -> contextlib.AbstractContextManager[sa.Connection]:
         from cairn.store.sql.engine import write_transaction
 
+        return write_transaction(engine)
+
+    def flush_pending(self) -> None:
+        """Mirror every metric write still in the backlog, in one transaction."""
+        with self._lock:  # held throughout: a search waits for writes taken before it
+            waiting = self._backlog.take()
+            if not waiting:
+                return
+            engine = self._open()
+            if engine is None:
+                return
+            try:
+                with self._write(engine) as conn:
+                    for run_dir, backlog in waiting.items():
+                        self._mirror(conn, run_dir, {}, frozenset(), {}, backlog)
+            except Exception:
+                _log.warning("Index update failed; will resync", exc_info=True)
+                self._dirty_runs.update(waiting)
+
+    def _mirror(
+        self,
+        conn: sa.Connection,
+        run_dir: Path,
+        metrics: Mapping[str, Sequence[Metric]],
+        parts: frozenset[str],
+        appended: Mapping[str, tuple[int, int]],
+        backlog: RunBacklog | None = None,
+    ) -> None:
+        from cairn.store.sql import tables as t
+
         run_id = run_dir.name
-        with write_transaction(engine) as conn:
-            # Files are read inside the write transaction: whichever writer commits last
-            # read them after every earlier write, so the index ends equal to the files.
-            known = conn.execute(
-                t.runs.select()
-                .with_only_columns(t.runs.c.run_uuid)
-                .where(t.runs.c.run_uuid == run_id)
-            ).first()
-            key = _experiment_key(conn, run_dir.parent.name, create=False)
-            if known is None or key is None:
-                self._sync_run(conn, run_dir)
-            else:
-                if "info" in parts and not self._sync_info(conn, run_dir, key):
-                    return
-                if "data" in parts:
-                    self._sync_data(conn, run_dir)
-                if "inputs" in parts:
-                    self._sync_inputs(conn, run_dir, key)
-                if metrics:
-                    self._merge_latest(conn, run_id, metrics)
-                    self._advance_offsets(conn, run_id, appended)
-            self._set_stamp(conn, "run", run_id, run_stamp(run_dir))
+        # Files are read inside the write transaction: whichever writer commits last
+        # read them after every earlier write, so the index ends equal to the files.
+        known = conn.execute(
+            t.runs.select().with_only_columns(t.runs.c.run_uuid).where(t.runs.c.run_uuid == run_id)
+        ).first()
+        key = _experiment_key(conn, run_dir.parent.name, create=False)
+        if known is None or key is None:
+            self._sync_run(conn, run_dir)
+        else:
+            if "info" in parts and not self._sync_info(conn, run_dir, key):
+                return
+            if "data" in parts:
+                self._sync_data(conn, run_dir)
+            if "inputs" in parts:
+                self._sync_inputs(conn, run_dir, key)
+            if metrics:
+                latest = [layout.latest_metric(points) for points in metrics.values() if points]
+                self._merge_latest(conn, run_id, latest)
+                self._advance_offsets(
+                    conn,
+                    [{"r": run_id, "k": k, "s": s, "e": e} for k, (s, e) in appended.items()],
+                )
+            if backlog is not None:
+                self._merge_latest(conn, run_id, list(backlog.latest.values()))
+                self._advance_offsets(conn, backlog.spans)
+        self._set_stamp(conn, "run", run_id, run_stamp(run_dir))
 
     def _merge_latest(self, conn: sa.Connection, run_id: str, metrics: Sequence[Metric]) -> None:
         """Keep, per key, the later of the indexed latest point and the batch's latest."""
@@ -257,9 +310,7 @@ class RunIndex:
         _, latest = metric_rows(run_id, metrics, conn.dialect.name)
         update_latest_metrics(conn, run_id, latest)
 
-    def _advance_offsets(
-        self, conn: sa.Connection, run_id: str, appended: Mapping[str, tuple[int, int]]
-    ) -> None:
+    def _advance_offsets(self, conn: sa.Connection, spans: list[dict[str, object]]) -> None:
         """Move a metric file's read offset past points just merged, when that is sound.
 
         Only when the append started exactly at the recorded offset (or at 0, for a new
@@ -269,16 +320,10 @@ class RunIndex:
         """
         import sqlalchemy as sa
 
-        if not appended:
+        if not spans:
             return
-        spans = [{"r": run_id, "k": key, "s": s, "e": e} for key, (s, e) in appended.items()]
-        conn.execute(
-            sa.text(
-                f"UPDATE {_OFFSETS_TABLE} SET offset = :e "
-                "WHERE run_uuid = :r AND key = :k AND offset = :s"
-            ),
-            spans,
-        )
+        # A new file's offset row first, then the spans in the order they were appended:
+        # each moves the offset only from where the previous one left it.
         fresh = [span for span in spans if span["s"] == 0]
         if fresh:
             conn.execute(
@@ -288,8 +333,16 @@ class RunIndex:
                 ),
                 fresh,
             )
+        conn.execute(
+            sa.text(
+                f"UPDATE {_OFFSETS_TABLE} SET offset = :e "
+                "WHERE run_uuid = :r AND key = :k AND offset = :s"
+            ),
+            spans,
+        )
 
     def remove_run(self, run_id: str) -> None:
+        self.flush_pending()
         engine = self._open()
         if engine is None:
             return
@@ -299,6 +352,7 @@ class RunIndex:
             self._delete_runs(conn, [run_id])
 
     def remove_experiment(self, experiment_id: str) -> None:
+        self.flush_pending()
         engine = self._open()
         if engine is None:
             return
@@ -501,6 +555,7 @@ class RunIndex:
 
     def refresh(self, experiment_dirs: Iterable[Path], deep: bool = False) -> None:
         """Re-sync what changed on disk since the last sync, for these experiments."""
+        self.flush_pending()
         engine = self._open()
         if engine is None:
             return

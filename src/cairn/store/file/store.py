@@ -71,6 +71,7 @@ from cairn.validation import (
 
 _EXPERIMENT_ID_DIGITS = 18
 _MAX_FILE_NAME_BYTES = 255
+_RUN_INFO_CACHE_SIZE = 10_000
 # RFC 3986 scheme; two letters at least, so a Windows drive ("C:") stays a path
 _URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 
@@ -106,6 +107,16 @@ def _check_fits_on_disk(key: str) -> None:
             )
 
 
+def _group_by_key(metrics: Sequence[Metric], keys: set[str]) -> dict[str, Sequence[Metric]]:
+    """The batch's points per key, in logged order (one key: the batch itself)."""
+    if len(keys) == 1:
+        return {next(iter(keys)): metrics}
+    groups: dict[str, list[Metric]] = defaultdict(list)
+    for metric in metrics:
+        groups[metric.key].append(metric)
+    return dict(groups)
+
+
 @contextlib.contextmanager
 def _locked(directory: Path) -> Iterator[None]:
     """An exclusive lock across processes for read-modify-write of one meta file."""
@@ -125,6 +136,8 @@ class FileStore:
         self.trash = self.root / layout.TRASH
         self.artifact_root = _as_file_uri(default_artifact_root or str(self.root))
         self._run_dirs: dict[str, Path] = {}
+        # meta.yaml path -> (file signature, RunInfo read from it); see _run_info
+        self._run_infos: dict[str, tuple[tuple[int, int, int, int], RunInfo]] = {}
         self._lock = threading.Lock()
         if not (self.root / layout.DEFAULT_EXPERIMENT_ID).is_dir() and not self._has_experiments():
             self.root.mkdir(parents=True, exist_ok=True)
@@ -344,7 +357,7 @@ class FileStore:
         check_run_id(run_id)
         with self._lock:
             cached = self._run_dirs.get(run_id)
-        if cached is not None and (cached / layout.META).is_file():
+        if cached is not None and os.path.isfile(os.path.join(cached, layout.META)):
             return cached
         for experiment_dir in self._experiment_dirs(ViewType.ALL):
             candidate = experiment_dir / run_id
@@ -355,9 +368,32 @@ class FileStore:
         raise ResourceDoesNotExist(f"Run '{run_id}' not found")
 
     def _run_info(self, run_dir: Path) -> RunInfo:
+        """The run's info from its meta.yaml, parsed again only when the file changed.
+
+        Every logging call checks that its run is active; re-parsing the YAML each time
+        was a third of a synchronous ``log_metric``. The file is identified by inode,
+        size and change times, stat'ed *before* it is read: a rewrite racing the read
+        can only leave a stale signature, which forces a re-read next time.
+        """
+        meta_path = os.path.join(run_dir, layout.META)
+        try:
+            st = os.stat(meta_path)
+        except FileNotFoundError:
+            signature = None
+        else:
+            signature = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            with self._lock:
+                cached = self._run_infos.get(meta_path)
+            if cached is not None and cached[0] == signature:
+                return cached[1]
         info = reader.read_run_info(run_dir)
         if info is None:
             raise InvalidState(f"Run '{run_dir.name}' metadata is in invalid state.")
+        if signature is not None:
+            with self._lock:
+                if len(self._run_infos) >= _RUN_INFO_CACHE_SIZE:
+                    self._run_infos.clear()
+                self._run_infos[meta_path] = (signature, info)
         return info
 
     def _active_run_dir(self, run_id: str) -> tuple[Path, RunInfo]:
@@ -497,7 +533,8 @@ class FileStore:
     ) -> None:
         check_run_id(run_id)
         check_batch(metrics, params, tags)
-        for key in [m.key for m in metrics] + [p.key for p in params] + [t.key for t in tags]:
+        metric_keys = {m.key for m in metrics}
+        for key in [*metric_keys, *(p.key for p in params), *(t.key for t in tags)]:
             _check_fits_on_disk(key)
         run_dir, _ = self._active_run_dir(run_id)
         # Every check comes before the first write, so a refused batch changes nothing.
@@ -510,12 +547,15 @@ class FileStore:
             if not create_file_once(path, param.value, run_dir):
                 # another writer got there first: it must have written the same value
                 check_param_unchanged(run_id, param.key, layout.read_text(path), param.value)
-        lines: dict[str, list[str]] = defaultdict(list)
-        for metric in metrics:
-            lines[metric.key].append(layout.format_metric_line(metric))
+        by_key = _group_by_key(metrics, metric_keys)
+        metrics_dir = os.path.join(run_dir, layout.METRICS)
         appended = {
-            key: append_text(run_dir / layout.METRICS / key, "".join(key_lines))
-            for key, key_lines in lines.items()
+            # the lines of layout.format_metric_line, built in one comprehension per key
+            key: append_text(
+                os.path.join(metrics_dir, key),
+                "".join([f"{int(m.timestamp)} {float(m.value)} {int(m.step)}\n" for m in points]),
+            )
+            for key, points in by_key.items()
         }
         new_name = None
         for tag in tags:
@@ -526,7 +566,7 @@ class FileStore:
             self._rewrite_run(run_dir, run_name=new_name)
         if metrics or params or tags:
             parts = frozenset({"data"}) if params or tags else frozenset()
-            self.index.mirror_run(run_dir, metrics, parts, appended)
+            self.index.mirror_run(run_dir, by_key, parts, appended)
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = ()) -> None:
         check_run_id(run_id)
@@ -561,10 +601,11 @@ class FileStore:
             check_max_results(max_results, GET_METRIC_HISTORY_MAX_RESULTS)
         offset = decode_page_token(page_token)
         try:
-            points = layout.read_metric_history(run_dir / layout.METRICS / metric_key, metric_key)
+            points = layout.read_sorted_metric_history(
+                run_dir / layout.METRICS / metric_key, metric_key
+            )
         except (FileNotFoundError, IsADirectoryError):
             return PagedList([], None)
-        points.sort(key=lambda m: (m.step, m.timestamp))
         if max_results is None:
             return PagedList(points[offset:], None)
         end = offset + max_results
