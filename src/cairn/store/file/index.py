@@ -24,6 +24,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import threading
@@ -63,6 +64,15 @@ def _stat_ns(path: str | Path) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
+def _file_signature(path: Path) -> tuple[int, int, int, int] | None:
+    """Changes whenever the file is rewritten in place or replaced; None if missing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def experiment_fingerprint(experiment_dir: Path) -> str:
     """Changes when runs are added or removed, the experiment is edited or moved."""
     parts = [experiment_dir.parent.name]
@@ -91,9 +101,7 @@ def _experiment_key(conn: sa.Connection, experiment_id: str, create: bool = True
     """
     import sqlalchemy as sa
 
-    key = conn.execute(
-        sa.text(f"SELECT key FROM {_KEYS_TABLE} WHERE experiment_id = :e"), {"e": experiment_id}
-    ).scalar()
+    key = conn.execute(_statements()["experiment_key"], {"e": experiment_id}).scalar()
     if key is not None or not create:
         return None if key is None else int(key)
     if experiment_id == layout.DEFAULT_EXPERIMENT_ID:
@@ -118,6 +126,65 @@ def _index_dataset_id(experiment_id: str, dataset_dir_name: str) -> str:
     return layout.dataset_id(experiment_id, dataset_dir_name)
 
 
+_RUN_ROW_COLUMNS = (
+    "name",
+    "experiment_id",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "deleted_time",
+    "lifecycle_stage",
+    "artifact_uri",
+)
+
+
+@functools.cache
+def _statements() -> dict[str, sa.Executable]:
+    """The statements every mirrored write runs, built once per process.
+
+    Building and keying a SQLAlchemy statement costs several times what SQLite takes to
+    run it; with bound parameters the same objects serve every run. (Built on first use:
+    importing this module must not import SQLAlchemy.)
+    """
+    import sqlalchemy as sa
+
+    from cairn.store.sql import tables as t
+
+    run_id: sa.BindParameter[str] = sa.bindparam("run_id")
+    return {
+        "known": sa.select(t.runs.c.run_uuid).where(t.runs.c.run_uuid == run_id),
+        "update_run": t.runs.update()
+        .where(t.runs.c.run_uuid == run_id)
+        .values({c: sa.bindparam(c) for c in _RUN_ROW_COLUMNS}),
+        "insert_run": t.runs.insert().values(
+            run_uuid=run_id, **{c: sa.bindparam(c) for c in _RUN_ROW_COLUMNS}
+        ),
+        "delete_params": t.params.delete().where(t.params.c.run_uuid == run_id),
+        "delete_tags": t.tags.delete().where(t.tags.c.run_uuid == run_id),
+        "insert_params": t.params.insert(),
+        "insert_tags": t.tags.insert(),
+        "delete_input_tags": t.input_tags.delete().where(
+            t.input_tags.c.input_uuid.in_(
+                sa.select(t.inputs.c.input_uuid).where(t.inputs.c.run_uuid == run_id)
+            )
+        ),
+        "delete_inputs": t.inputs.delete().where(t.inputs.c.run_uuid == run_id),
+        "experiment_row": sa.select(
+            t.experiments.c.name,
+            t.experiments.c.artifact_location,
+            t.experiments.c.lifecycle_stage,
+            t.experiments.c.creation_time,
+            t.experiments.c.last_update_time,
+        ).where(t.experiments.c.experiment_id == sa.bindparam("key")),
+        "experiment_key": sa.text(f"SELECT key FROM {_KEYS_TABLE} WHERE experiment_id = :e"),
+        "set_stamp": sa.text(
+            f"INSERT INTO {_SYNC_TABLE} (kind, id, stamp) VALUES (:kind, :id, :stamp) "
+            "ON CONFLICT (kind, id) DO UPDATE SET stamp = excluded.stamp"
+        ),
+    }
+
+
 class RunIndex:
     """Mirror of an ``mlruns`` directory in a SQL database, used to answer ``search_runs``."""
 
@@ -132,6 +199,8 @@ class RunIndex:
         # where the rotating re-check of runs stopped: (RUNNING runs, all runs)
         self._recheck_after = ["", ""]
         self._dirty_runs: set[Path] = set()
+        # experiment dir -> (meta.yaml signature, the experiments row written from it)
+        self._experiment_rows: dict[Path, tuple[tuple[int, int, int, int], dict[str, object]]] = {}
         # metric writes not mirrored yet (see backlog.py)
         self._backlog = MetricBacklog(self.flush_pending, _FLUSH_AFTER_WRITES, _FLUSH_AFTER_SECONDS)
         atexit.register(_flush_at_exit, weakref.ref(self))
@@ -272,14 +341,11 @@ class RunIndex:
         appended: Mapping[str, tuple[int, int]],
         backlog: RunBacklog | None = None,
     ) -> None:
-        from cairn.store.sql import tables as t
 
         run_id = run_dir.name
         # Files are read inside the write transaction: whichever writer commits last
         # read them after every earlier write, so the index ends equal to the files.
-        known = conn.execute(
-            t.runs.select().with_only_columns(t.runs.c.run_uuid).where(t.runs.c.run_uuid == run_id)
-        ).first()
+        known = conn.execute(_statements()["known"], {"run_id": run_id}).first()
         key = _experiment_key(conn, run_dir.parent.name, create=False)
         if known is None or key is None:
             self._sync_run(conn, run_dir)
@@ -406,7 +472,6 @@ class RunIndex:
 
     def _sync_info(self, conn: sa.Connection, run_dir: Path, key: int) -> bool:
         """Write the run's row from its meta.yaml; False (and no rows) if it has none."""
-        from cairn.store.sql import tables as t
 
         run_id = run_dir.name
         meta = layout.load_yaml(run_dir / layout.META)
@@ -431,34 +496,33 @@ class RunIndex:
             "lifecycle_stage": info.lifecycle_stage,
             "artifact_uri": info.artifact_uri,
         }
-        updated = conn.execute(t.runs.update().where(t.runs.c.run_uuid == run_id).values(**row))
+        statements = _statements()
+        updated = conn.execute(statements["update_run"], {"run_id": run_id, **row})
         if updated.rowcount == 0:
-            conn.execute(t.runs.insert().values(run_uuid=run_id, **row))
+            conn.execute(statements["insert_run"], {"run_id": run_id, **row})
         return True
 
     def _sync_data(self, conn: sa.Connection, run_dir: Path) -> None:
         """Replace the run's param and tag rows with its param and tag files."""
-        from cairn.store.sql import tables as t
-
+        statements = _statements()
         run_id = run_dir.name
-        for table, directory in ((t.params, layout.PARAMS), (t.tags, layout.TAGS)):
-            conn.execute(table.delete().where(table.c.run_uuid == run_id))
+        for kind, directory in (("params", layout.PARAMS), ("tags", layout.TAGS)):
+            conn.execute(statements[f"delete_{kind}"], {"run_id": run_id})
             values = layout.read_key_values(run_dir / directory)
             if values:
                 conn.execute(
-                    table.insert(),
+                    statements[f"insert_{kind}"],
                     [{"run_uuid": run_id, "key": k, "value": v} for k, v in values.items()],
                 )
 
     def _sync_inputs(self, conn: sa.Connection, run_dir: Path, experiment_id: int) -> None:
-        import sqlalchemy as sa
 
         from cairn.store.sql import tables as t
 
         run_id = run_dir.name
-        linked = sa.select(t.inputs.c.input_uuid).where(t.inputs.c.run_uuid == run_id)
-        conn.execute(t.input_tags.delete().where(t.input_tags.c.input_uuid.in_(linked)))
-        conn.execute(t.inputs.delete().where(t.inputs.c.run_uuid == run_id))
+        statements = _statements()
+        conn.execute(statements["delete_input_tags"], {"run_id": run_id})
+        conn.execute(statements["delete_inputs"], {"run_id": run_id})
         for item in reader.read_inputs(run_dir, run_dir.parent):
             dataset_uuid = _index_dataset_id(
                 run_dir.parent.name, layout.dataset_id(item.dataset.name, item.dataset.digest)
@@ -500,10 +564,22 @@ class RunIndex:
         """Create or update the experiment's row; returns its index key."""
         from cairn.store.sql import tables as t
 
+        # Every new run lands here. When meta.yaml (all the row is made of) has not
+        # changed since this process last wrote the row, and the row still holds those
+        # values, there is nothing to read or write. The row is checked rather than
+        # trusted: a rolled-back transaction or another process may have changed it.
+        signature = _file_signature(experiment_dir / layout.META)
+        cached = self._experiment_rows.get(experiment_dir)
+        if signature is not None and cached is not None and cached[0] == signature:
+            key = _experiment_key(conn, experiment_dir.name, create=False)
+            if key is not None:
+                stored = conn.execute(_statements()["experiment_row"], {"key": key}).first()
+                if stored is not None and dict(stored._mapping) == cached[1]:
+                    return key
         experiment = reader.read_experiment(experiment_dir)
         experiment_id = _experiment_key(conn, experiment_dir.name)
         assert experiment_id is not None
-        row = {
+        row: dict[str, object] = {
             # names must be unique in the SQL schema; the files hold the real one, and
             # experiment search reads the files
             "name": f"mlruns-experiment-{experiment_id}",
@@ -519,6 +595,8 @@ class RunIndex:
         )
         if updated.rowcount == 0:
             conn.execute(t.experiments.insert().values(experiment_id=experiment_id, **row))
+        if signature is not None and experiment is not None:
+            self._experiment_rows[experiment_dir] = (signature, row)
         return experiment_id
 
     def _delete_runs(self, conn: sa.Connection, run_ids: Sequence[str]) -> None:
@@ -535,15 +613,8 @@ class RunIndex:
         conn.execute(sa.text(f"DELETE FROM {_OFFSETS_TABLE} WHERE run_uuid = :id"), ids)
 
     def _set_stamp(self, conn: sa.Connection, kind: str, key: str, stamp: str) -> None:
-        import sqlalchemy as sa
 
-        conn.execute(
-            sa.text(
-                f"INSERT INTO {_SYNC_TABLE} (kind, id, stamp) VALUES (:kind, :id, :stamp) "
-                "ON CONFLICT (kind, id) DO UPDATE SET stamp = excluded.stamp"
-            ),
-            {"kind": kind, "id": key, "stamp": stamp},
-        )
+        conn.execute(_statements()["set_stamp"], {"kind": kind, "id": key, "stamp": stamp})
 
     def _delete_stamp(self, conn: sa.Connection, kind: str, key: str) -> None:
         import sqlalchemy as sa

@@ -138,6 +138,8 @@ class FileStore:
         self._run_dirs: dict[str, Path] = {}
         # meta.yaml path -> (file signature, RunInfo read from it); see _run_info
         self._run_infos: dict[str, tuple[tuple[int, int, int, int], RunInfo]] = {}
+        # experiment meta.yaml path -> (file signature, (lifecycle stage, artifact location))
+        self._experiment_basics: dict[str, tuple[tuple[int, int, int, int], tuple[str, str]]] = {}
         self._lock = threading.Lock()
         if not (self.root / layout.DEFAULT_EXPERIMENT_ID).is_dir() and not self._has_experiments():
             self.root.mkdir(parents=True, exist_ok=True)
@@ -427,6 +429,32 @@ class FileStore:
         self.index.mirror_run(run_dir, parts=mirror)
         return info
 
+    def _experiment_stage_and_location(self, experiment_id: str) -> tuple[str, str]:
+        """What creating a run needs of its experiment, re-read only when meta.yaml changed.
+
+        Both come from meta.yaml alone, so its signature (inode, size, mtime, ctime, as
+        for run infos) says when the cached pair is stale, whoever rewrote the file.
+        """
+        meta_path = str(self._experiment_dir(experiment_id) / layout.META)
+        try:
+            st = os.stat(meta_path)
+        except OSError:
+            signature = None
+        else:
+            signature = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            with self._lock:
+                cached = self._experiment_basics.get(meta_path)
+            if cached is not None and cached[0] == signature:
+                return cached[1]
+        experiment = self.get_experiment(experiment_id)
+        basics = (experiment.lifecycle_stage, experiment.artifact_location)
+        if signature is not None:
+            with self._lock:
+                if len(self._experiment_basics) >= _RUN_INFO_CACHE_SIZE:
+                    self._experiment_basics.clear()
+                self._experiment_basics[meta_path] = (signature, basics)
+        return basics
+
     # -- runs ------------------------------------------------------------------------------
     def create_run(
         self,
@@ -439,8 +467,8 @@ class FileStore:
         experiment_id = (
             layout.DEFAULT_EXPERIMENT_ID if experiment_id is None else str(experiment_id)
         )
-        experiment = self.get_experiment(experiment_id)
-        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+        stage, artifact_location = self._experiment_stage_and_location(experiment_id)
+        if stage != LifecycleStage.ACTIVE:
             raise InvalidParameterValue(
                 f"Could not create run under non-active experiment with ID {experiment_id}."
             )
@@ -466,7 +494,7 @@ class FileStore:
             start_time=_now_ms() if start_time is None else int(start_time),
             end_time=None,
             lifecycle_stage=LifecycleStage.ACTIVE,
-            artifact_uri=f"{experiment.artifact_location}/{run_id}/{layout.ARTIFACTS}",
+            artifact_uri=f"{artifact_location}/{run_id}/{layout.ARTIFACTS}",
             run_id=run_id,
             run_name=run_name,
         )
@@ -505,7 +533,9 @@ class FileStore:
             check_tag(RunTag(RUN_NAME_TAG, run_name))
             replace_file(run_dir / layout.TAGS / RUN_NAME_TAG, run_name, run_dir)
             changes["run_name"] = run_name
-        return self._rewrite_run(run_dir, mirror=frozenset({"info", "data"}), **changes)
+        # params and tags change only with the name (its tag); ending a run touches meta.yaml
+        mirror = frozenset({"info", "data"}) if run_name else frozenset({"info"})
+        return self._rewrite_run(run_dir, mirror=mirror, **changes)
 
     def delete_run(self, run_id: str) -> None:
         run_dir = self._run_dir(run_id)

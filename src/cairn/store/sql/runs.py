@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +16,7 @@ from cairn.entities import (
     PagedList,
     Param,
     Run,
+    RunData,
     RunInfo,
     RunStatus,
     RunTag,
@@ -58,9 +60,14 @@ def _deleted_run_error(run_id: str, stage: str) -> InvalidParameterValue:
     )
 
 
+# Built once: constructing and keying a select costs more than running it on SQLite,
+# and this one runs for every write to a run.
+_RUN_BY_ID = sa.select(t.runs).where(t.runs.c.run_uuid == sa.bindparam("run_id"))
+
+
 def run_row(conn: sa.Connection, run_id: object) -> Any:
     check_run_id(run_id)
-    row = conn.execute(sa.select(t.runs).where(t.runs.c.run_uuid == run_id)).first()
+    row = conn.execute(_RUN_BY_ID, {"run_id": run_id}).first()
     if row is None:
         raise ResourceDoesNotExist(f"Run with id={run_id} not found")
     return row
@@ -94,22 +101,42 @@ class RunMethods(SqlStoreBase):
         def create(conn: sa.Connection) -> Run:
             experiment = active_experiment_row(conn, experiment_id)
             location = (experiment.artifact_location or "").rstrip("/")
+            info = RunInfo(
+                run_uuid=run_id,
+                experiment_id=str(experiment.experiment_id),
+                user_id=user_id,
+                status=RunStatus.RUNNING.name,
+                start_time=now_ms() if start_time is None else start_time,
+                end_time=None,
+                lifecycle_stage=LifecycleStage.ACTIVE,
+                artifact_uri=f"{location}/{run_id}/artifacts",
+                run_id=run_id,
+                run_name=name,
+            )
             conn.execute(
                 t.runs.insert().values(
                     run_uuid=run_id,
                     name=name,
                     experiment_id=experiment.experiment_id,
                     user_id=user_id,
-                    status=RunStatus.RUNNING.name,
-                    start_time=now_ms() if start_time is None else start_time,
+                    status=info.status,
+                    start_time=info.start_time,
                     end_time=None,
                     deleted_time=None,
                     lifecycle_stage=LifecycleStage.ACTIVE,
-                    artifact_uri=f"{location}/{run_id}/artifacts",
+                    artifact_uri=info.artifact_uri,
                 )
             )
-            write_tags(conn, run_id, tags)
-            return load_runs(conn, [run_row(conn, run_id)])[0]
+            # A brand-new run: its tags cannot clash with stored ones, so one plain insert
+            # (the last value of a key wins), and the name was set with the row above.
+            latest = {tag.key: tag.value for tag in tags}
+            if latest:
+                conn.execute(
+                    t.tags.insert(),
+                    [{"run_uuid": run_id, "key": k, "value": v} for k, v in latest.items()],
+                )
+            # It holds nothing else yet: no read-back of params, metrics or inputs.
+            return Run(info, RunData(tags=[RunTag(k, v) for k, v in latest.items()]))
 
         return self._write(create)
 
@@ -137,12 +164,18 @@ class RunMethods(SqlStoreBase):
             values["name"] = run_name
 
         def update(conn: sa.Connection) -> RunInfo:
-            active_run_row(conn, run_id)
+            before = run_info(active_run_row(conn, run_id))
             if values:
                 conn.execute(t.runs.update().where(t.runs.c.run_uuid == run_id).values(**values))
             if run_name:
                 write_tags(conn, run_id, [RunTag(RUN_NAME_TAG, run_name)])
-            return run_info(run_row(conn, run_id))
+            # the row as read, with this transaction's changes: no second read
+            return dataclasses.replace(
+                before,
+                status=values.get("status", before.status),
+                end_time=values.get("end_time", before.end_time),
+                run_name=values.get("name", before.run_name),
+            )
 
         return self._write(update)
 
