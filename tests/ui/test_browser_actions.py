@@ -310,9 +310,7 @@ def test_csv_yaml_and_html_previews(page: Page, ui_server: UiServer, console: Co
     tree.locator("[data-path='report.html']").click()
     frame = page.locator("iframe.preview-html")
     expect(frame).to_have_attribute("sandbox", "")
-    # the sandboxed frame loads its document separately; on a loaded 2-core CI machine
-    # that has taken longer than Playwright's default 5 s
-    expect(frame.content_frame.locator("#title")).to_have_text("Report heading", timeout=20_000)
+    expect(frame.content_frame.locator("#title")).to_have_text("Report heading")
     assert page.title() != "escaped"
 
 

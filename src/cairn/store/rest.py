@@ -40,7 +40,8 @@ from cairn.exceptions import (
     NotImplementedByStore,
     ResourceDoesNotExist,
 )
-from cairn.validation import SEARCH_MAX_RESULTS_DEFAULT, check_metric
+from cairn.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
+from cairn.validation import check_metric
 from cairn.wire import convert
 from cairn.wire import messages as m
 from cairn.wire.endpoints import ENDPOINTS, Endpoint

@@ -31,7 +31,8 @@ from cairn.entities import (
     RunTag,
     ViewType,
 )
-from cairn.validation import SEARCH_MAX_RESULTS_DEFAULT
+
+SEARCH_MAX_RESULTS_DEFAULT = 1000
 
 
 @runtime_checkable
