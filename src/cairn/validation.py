@@ -7,7 +7,6 @@ with a message naming the offending value.
 
 from __future__ import annotations
 
-import math
 import numbers
 import posixpath
 import re
@@ -267,7 +266,3 @@ def check_dataset_inputs(inputs: Sequence[DatasetInput]) -> None:
                 raise InvalidParameterValue("Input tag key must not be empty.")
             _check_length(tag.key, MAX_INPUT_TAG_KEY_SIZE, "Input tag key")
             _check_length(tag.value, MAX_INPUT_TAG_VALUE_SIZE, f"Input tag value for '{tag.key}'")
-
-
-def is_finite_number(value: float) -> bool:
-    return not (math.isnan(value) or math.isinf(value))

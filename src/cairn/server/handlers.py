@@ -13,7 +13,7 @@ from cairn.entities import ExperimentTag, Metric, Param, RunStatus, RunTag, View
 from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from cairn.server import sampling
 from cairn.server.context import ServerContext
-from cairn.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
+from cairn.validation import SEARCH_MAX_RESULTS_DEFAULT
 from cairn.wire import convert
 from cairn.wire import messages as m
 

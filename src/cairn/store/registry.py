@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from pathlib import Path
 from urllib.parse import urlparse
 
 from cairn.exceptions import InvalidParameterValue
@@ -65,11 +64,3 @@ def get_tracking_store(uri: str) -> TrackingStore:
         if store is None:
             store = _cache[uri] = create_tracking_store(uri)
         return store
-
-
-def local_path_of(uri: str) -> Path:
-    """The directory a plain path or ``file:`` URI points at."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        return Path(parsed.path)
-    return Path(uri)

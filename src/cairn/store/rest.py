@@ -40,8 +40,7 @@ from cairn.exceptions import (
     NotImplementedByStore,
     ResourceDoesNotExist,
 )
-from cairn.store.tracking import SEARCH_MAX_RESULTS_DEFAULT
-from cairn.validation import check_metric
+from cairn.validation import SEARCH_MAX_RESULTS_DEFAULT, check_metric
 from cairn.wire import convert
 from cairn.wire import messages as m
 from cairn.wire.endpoints import ENDPOINTS, Endpoint

@@ -31,8 +31,7 @@ from cairn.entities import (
     RunTag,
     ViewType,
 )
-
-SEARCH_MAX_RESULTS_DEFAULT = 1000
+from cairn.validation import SEARCH_MAX_RESULTS_DEFAULT
 
 
 @runtime_checkable

@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from cairn.artifacts.local import local_path_of_uri
 from cairn.entities import (
     DatasetInput,
     Experiment,
@@ -52,7 +53,6 @@ from cairn.search.paging import decode_page_token, encode_page_token, paginate
 from cairn.store.file import layout, reader
 from cairn.store.file.atomic import append_text, create_file_once, replace_file
 from cairn.store.file.index import RunIndex
-from cairn.store.registry import local_path_of
 from cairn.validation import (
     GET_METRIC_HISTORY_MAX_RESULTS,
     MAX_EXPERIMENTS_LISTED_PER_PAGE,
@@ -132,7 +132,7 @@ class FileStore:
     """Experiments and runs in an ``mlruns`` directory (a plain path or a ``file:`` URI)."""
 
     def __init__(self, uri: str, default_artifact_root: str | None = None) -> None:
-        self.root = local_path_of(uri).expanduser().resolve()
+        self.root = local_path_of_uri(uri).expanduser().resolve()
         self.trash = self.root / layout.TRASH
         self.artifact_root = _as_file_uri(default_artifact_root or str(self.root))
         self._run_dirs: dict[str, Path] = {}
