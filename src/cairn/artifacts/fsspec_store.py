@@ -21,6 +21,7 @@ from cairn.artifacts.repository import (
     check_not_reserved,
     missing_artifact,
     prepare_download_destination,
+    source_directory,
 )
 from cairn.entities import FileInfo
 from cairn.exceptions import InvalidParameterValue, MlflowException
@@ -64,11 +65,7 @@ class FsspecArtifactRepository:
         self._copy_in(source, clean)
 
     def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
-        source = Path(local_dir)
-        if not source.is_dir():
-            if not source.exists():
-                raise FileNotFoundError(f"No such directory: '{source}'")
-            raise NotADirectoryError(f"Not a directory: '{source}'")
+        source = source_directory(local_dir)
         base = clean_artifact_path(artifact_path)
         for file in sorted(p for p in source.rglob("*") if p.is_file()):
             check_not_reserved(file.name)

@@ -24,6 +24,7 @@ from cairn.artifacts.repository import (
     check_not_reserved,
     missing_artifact,
     prepare_download_destination,
+    source_directory,
 )
 from cairn.entities import FileInfo
 from cairn.exceptions import InvalidParameterValue
@@ -143,11 +144,7 @@ class LocalArtifactRepository:
         self._copy_in(source, destination)
 
     def log_artifacts(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
-        source = Path(local_dir)
-        if not source.is_dir():
-            if not source.exists():
-                raise FileNotFoundError(f"No such directory: '{source}'")
-            raise NotADirectoryError(f"Not a directory: '{source}'")
+        source = source_directory(local_dir)
         base = clean_artifact_path(artifact_path)
         self._make_dirs(safe_join(self.root, base))
         for dirpath, dirnames, filenames in os.walk(source, followlinks=True):

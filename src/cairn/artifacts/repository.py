@@ -84,6 +84,16 @@ def check_not_reserved(name: str) -> None:
         )
 
 
+def source_directory(local_dir: str | Path) -> Path:
+    """The local directory ``log_artifacts`` copies from, refused plainly if it is not one."""
+    source = Path(local_dir)
+    if not source.is_dir():
+        if not source.exists():
+            raise FileNotFoundError(f"No such directory: '{source}'")
+        raise NotADirectoryError(f"Not a directory: '{source}'")
+    return source
+
+
 def prepare_download_destination(dst_path: str | Path | None) -> Path:
     """The local directory a download goes into: ``dst_path`` (which must exist) or a new one."""
     if dst_path is None or str(dst_path) == "":
