@@ -89,6 +89,14 @@ def _check_length(value: str, limit: int, what: str) -> None:
         raise InvalidParameterValue(
             f"{what} has length {len(value)}, which exceeds the limit of {limit}."
         )
+    if not value.isascii():
+        # A lone UTF-16 surrogate (JSON allows "\ud800") cannot be stored as UTF-8 text.
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidParameterValue(
+                f"{what} is not valid Unicode text: it holds a lone surrogate."
+            ) from None
 
 
 def check_metric(metric: Metric) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 
+from cairn.wire.endpoints import ENDPOINTS
 from server.live import LiveServer
 
 pytestmark = pytest.mark.server
@@ -361,6 +362,37 @@ def test_malformed_bodies_are_bad_requests(
     assert fragment in response.json()["message"]
 
 
+def _post_raw(api: Api, path: str, body: bytes) -> tuple[int, Any]:
+    response = requests.post(
+        api.base + path, data=body, headers={"Content-Type": "application/json"}, timeout=30
+    )
+    return response.status_code, response.json()
+
+
+def test_json_beyond_the_strict_standard_is_read_as_python_reads_it(api: Api) -> None:
+    """Bodies that Python's json module (and so MLflow's server) reads: NaN literals and
+    UTF-16 text; an integer past 64 bits is read, then refused as out of bounds."""
+    run_id = _new_run(api)["info"]["run_id"]
+    literal = b'{"run_id": "%s", "key": "lit", "value": NaN, "timestamp": 1}' % run_id.encode()
+    assert _post_raw(api, "/runs/log-metric", literal) == (200, {})
+    utf16 = json.dumps({"run_id": run_id, "key": "k\u00e9", "value": "v"}).encode("utf-16")
+    assert _post_raw(api, "/runs/log-parameter", utf16) == (200, {})
+    run = api.ok("GET", "/runs/get", {"run_id": run_id})["run"]
+    assert {"key": "lit", "value": "NaN", "timestamp": 1, "step": 0} in run["data"]["metrics"]
+    assert {"key": "k\u00e9", "value": "v"} in run["data"]["params"]
+    huge = b'{"run_id": "%s", "key": "h", "value": 1, "timestamp": %d}' % (
+        run_id.encode(),
+        2**64,
+    )
+    status, reply = _post_raw(api, "/runs/log-metric", huge)
+    assert (status, reply["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    assert "'timestamp'" in reply["message"]
+    surrogate = b'{"run_id": "%s", "key": "s", "value": "a\\ud800"}' % run_id.encode()
+    status, reply = _post_raw(api, "/runs/log-parameter", surrogate)
+    assert (status, reply["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    assert "surrogate" in reply["message"]
+
+
 def test_unknown_endpoints_and_methods_answer_json(live_server: LiveServer) -> None:
     missing = requests.get(live_server.api("/runs/teleport"), timeout=30)
     assert missing.status_code == 404
@@ -375,6 +407,20 @@ def test_oversized_bodies_are_refused_with_413(live_server: LiveServer) -> None:
     response = requests.post(live_server.api("/experiments/create"), data=huge, timeout=60)
     assert response.status_code == 413
     assert response.json()["error_code"] == "BAD_REQUEST"
+
+
+def test_every_endpoint_is_served_on_both_prefixes_and_documented(
+    live_server: LiveServer,
+) -> None:
+    document = requests.get(f"{live_server.url}/openapi.json", timeout=30).json()
+    for endpoint in ENDPOINTS.values():
+        for method in endpoint.methods:
+            assert method.lower() in document["paths"][endpoint.api_path], endpoint.name
+            for path in endpoint.served_paths():
+                response = requests.request(method, live_server.url + path, json={}, timeout=30)
+                # routed: answered by the endpoint (success or a refusal of the empty message)
+                assert response.status_code in (200, 400, 404), (path, response.text)
+                assert response.json().get("error_code") != "ENDPOINT_NOT_FOUND", path
 
 
 def test_health_version_and_openapi(live_server: LiveServer) -> None:

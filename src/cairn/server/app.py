@@ -85,12 +85,13 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
 
+    # async: answering needs no worker thread
     @app.get("/health", response_class=PlainTextResponse, include_in_schema=False)
-    def health() -> str:
+    async def health() -> str:
         return "OK"
 
     @app.get("/version", response_class=PlainTextResponse, include_in_schema=False)
-    def version() -> str:
+    async def version() -> str:
         return cairn.__version__
 
     if store is not None:

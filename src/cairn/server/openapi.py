@@ -9,7 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
 from cairn.exceptions import ErrorCode
-from cairn.server.routes import query_parameters
+from cairn.server.routes import TrackingRoutes, query_parameters
 from cairn.wire.endpoints import ENDPOINTS
 from cairn.wire.messages import ListProxiedArtifactsResponse
 
@@ -19,8 +19,15 @@ ERROR_SCHEMA_NAME = "ErrorResponse"
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document (paths, response schemas) plus the request message schemas."""
     if app.openapi_schema is None:
+        routes = [
+            documented
+            for route in app.routes
+            for documented in (
+                route.openapi_routes() if isinstance(route, TrackingRoutes) else [route]
+            )
+        ]
         document = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
+            title=app.title, version=app.version, description=app.description, routes=routes
         )
         _put_back_exact_schemas(document)
         _describe_errors(document)

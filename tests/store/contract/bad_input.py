@@ -54,6 +54,9 @@ def _batch(
 BAD_BATCHES: dict[str, tuple[list[Metric], list[Param], list[RunTag]]] = {
     "param value too long": _batch(params=[Param("p", "v" * 6001)]),
     "tag value too long": _batch(tags=[RunTag("t", "v" * 8001)]),
+    # JSON can carry a lone UTF-16 surrogate, which no UTF-8 store can hold
+    "lone surrogate in a param value": _batch(params=[Param("p", "a\ud800")]),
+    "lone surrogate in a tag value": _batch(tags=[RunTag("t", "\udfff")]),
     "too many metrics": _batch(metrics=[metric(f"m{i}", 1.0) for i in range(1001)]),
     "too many params": _batch(params=[Param(f"p{i}", "v") for i in range(101)]),
     "too many tags": _batch(tags=[RunTag(f"t{i}", "v") for i in range(101)]),
