@@ -167,7 +167,8 @@ def _sort(
     return result
 
 
-def _experiment_id_order(value: str) -> tuple[int, int, str]:
+def experiment_id_order(value: str) -> tuple[int, int, str]:
+    """Sort key of an experiment id (also the file store's index numbers by it)."""
     # ids are integers in every store MLflow ships: order "10" after "9", as SQL does
     return (0, int(value), "") if value.isdigit() else (1, 0, value)
 
@@ -180,7 +181,7 @@ def _run_sort_value(run: Run, key: OrderKey) -> Any:
     if key.entity == "tag":
         return run.data.tags.get(key.key)
     if key.key == "experiment_id":
-        return _experiment_id_order(run.info.experiment_id)
+        return experiment_id_order(run.info.experiment_id)
     return getattr(run.info, key.key, None)
 
 
@@ -194,7 +195,7 @@ def _experiment_sort_value(experiment: Experiment, key: OrderKey) -> Any:
         return experiment.tags.get(key.key)
     value = getattr(experiment, key.key, None)
     if key.key == "experiment_id" and isinstance(value, str):
-        return _experiment_id_order(value)
+        return experiment_id_order(value)
     return value
 
 

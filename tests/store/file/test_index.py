@@ -11,7 +11,7 @@ import pytest
 
 from cairn.entities import Metric, Param, RunStatus, RunTag, ViewType
 from cairn.store.file import index as index_module
-from cairn.store.file import layout
+from cairn.store.file import layout, mirror
 from cairn.store.file.store import FileStore
 
 QUERIES = [
@@ -183,6 +183,7 @@ def test_cairn_appends_leave_nothing_for_the_recheck_to_read(tmp_path: Path) -> 
     store = FileStore(str(tmp_path / "mlruns"))
     exp_id = store.create_experiment("own")
     run_id = store.create_run(exp_id, "u", 1000, [], "r").info.run_id
+    store.search_runs([exp_id], "")  # writes go to the index once a search has made it
     for step in range(3):
         store.log_batch(run_id, metrics=[Metric("a", 1.0, 1, step), Metric("b/c", 2.0, 1, step)])
     store.index.flush_pending()  # metric-only writes reach the index in batches
@@ -191,9 +192,7 @@ def test_cairn_appends_leave_nothing_for_the_recheck_to_read(tmp_path: Path) -> 
     with engine.connect() as conn:
         offsets = dict(
             conn.execute(
-                sa.text(
-                    f"SELECT key, offset FROM {index_module._OFFSETS_TABLE} WHERE run_uuid = :r"
-                ),
+                sa.text(f"SELECT key, offset FROM {mirror.OFFSETS_TABLE} WHERE run_uuid = :r"),
                 {"r": run_id},
             ).all()
         )
@@ -247,6 +246,7 @@ def test_a_lone_metric_write_reaches_the_index_without_further_calls(tmp_path: P
 
     store = FileStore(str(tmp_path / "mlruns"))
     run_id = store.create_run("0", "u", 1000, [], "r").info.run_id
+    store.search_runs(["0"], "")  # writes go to the index once a search has made it
     store.log_batch(run_id, metrics=[Metric("loss", 0.25, 1, 3)])
     found: list[tuple[float, int]] = []
     deadline = time.monotonic() + 30
@@ -257,3 +257,80 @@ def test_a_lone_metric_write_reaches_the_index_without_further_calls(tmp_path: P
                 "SELECT value, step FROM latest_metrics WHERE run_uuid = ?", (run_id,)
             ).fetchall()
     assert found == [(0.25, 3)]
+
+
+KILLED_RUN_WRITER = """
+import os, sys
+from cairn.entities import Metric, Param, RunStatus, RunTag
+from cairn.store.file.store import FileStore
+
+store = FileStore(sys.argv[1])
+run_id = sys.argv[3] if len(sys.argv) > 3 else store.create_run(sys.argv[2], "u", 1000, [], "r").info.run_id
+store.log_batch(run_id, [Metric("loss", 0.5, 1, 0)], [Param("p", sys.argv[2])], [RunTag("t", "v")])
+store.update_run_info(run_id, RunStatus.FINISHED, 2000, None)
+print(run_id)
+os._exit(0)  # dies like a killed process: no exit handlers, nothing mirrored
+"""
+
+
+def _write_and_die(root: Path, exp_id: str, run_id: str | None = None) -> str:
+    import subprocess
+    import sys
+
+    argv = [
+        sys.executable,
+        "-c",
+        KILLED_RUN_WRITER,
+        str(root),
+        exp_id,
+        *([run_id] if run_id else []),
+    ]
+    done = subprocess.run(argv, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def test_runs_written_by_a_process_that_died_before_mirroring_are_searched(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "mlruns"
+    store = FileStore(str(root))
+    exp_id = store.create_experiment("killed")
+    assert store.search_runs([exp_id], "") == []  # the index exists from here on
+    run_id = _write_and_die(root, exp_id)
+    for searcher in (store, FileStore(str(root))):
+        found = searcher.search_runs([exp_id], f"params.p = '{exp_id}' and tags.t = 'v'")
+        assert [r.info.run_id for r in found] == [run_id]
+        assert found[0].info.status == "FINISHED"
+        assert found[0].data.metrics == {"loss": 0.5}
+
+
+def test_changes_to_an_indexed_run_by_a_process_that_died_are_searched(tmp_path: Path) -> None:
+    root = tmp_path / "mlruns"
+    store = FileStore(str(root))
+    exp_id = store.create_experiment("killed later")
+    run_id = store.create_run(exp_id, "u", 1000, [], "r").info.run_id
+    assert [r.info.status for r in store.search_runs([exp_id], "")] == ["RUNNING"]
+    _write_and_die(root, exp_id, run_id)
+    found = store.search_runs([exp_id], "attributes.status = 'FINISHED' and params.p != ''")
+    assert [r.info.run_id for r in found] == [run_id]
+    assert found[0].data.tags["t"] == "v"
+
+
+@pytest.mark.parametrize("ids", [None, ["7", "10", "9", "0", "123456789012345678"]])
+def test_runs_order_by_the_real_experiment_id(tmp_path: Path, ids: list[str] | None) -> None:
+    # ids None: MLflow's random 18-digit ids; else ids of older stores, "10" after "9"
+    store = FileStore(str(tmp_path / "mlruns"))
+    if ids is None:
+        ids = [store.create_experiment(f"e{i}") for i in range(6)] + ["0"]
+    else:
+        for experiment_id in ids:
+            if experiment_id != "0":
+                store._write_new_experiment(experiment_id, f"e{experiment_id}", None, ())
+    by_experiment = {store.create_run(e, "u", 1000, [], "r").info.run_id: e for e in ids}
+    expected = sorted(ids, key=int)
+    # searched in an order unlike the ids', so the index meets them out of order
+    searched = sorted(ids, key=lambda e: e[::-1])
+    for direction, ordered in (("ASC", expected), ("DESC", expected[::-1])):
+        found = store.search_runs(searched, "", order_by=[f"attributes.experiment_id {direction}"])
+        assert [by_experiment[r.info.run_id] for r in found] == ordered
+        assert [r.info.experiment_id for r in found] == ordered

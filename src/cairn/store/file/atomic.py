@@ -36,12 +36,28 @@ def _write_temp(data: bytes, tmp_dir: Path) -> Path:
     return tmp
 
 
+def _temp_beside(path: Path, data: bytes, tmp_dir: Path | None) -> Path:
+    """A complete temp file for ``path``, creating ``path``'s directory if it is missing.
+
+    The directory is made only after a first attempt fails: most writes go to a
+    directory that exists, and a ``mkdir`` there costs two system calls for nothing.
+    """
+    try:
+        return _write_temp(data, tmp_dir or path.parent)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _write_temp(data, tmp_dir or path.parent)
+
+
 def replace_file(path: Path, content: str, tmp_dir: Path | None = None) -> None:
     """Write ``content`` to ``path`` atomically, replacing any previous file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _write_temp(content.encode("utf-8"), tmp_dir or path.parent)
+    tmp = _temp_beside(path, content.encode("utf-8"), tmp_dir)
     try:
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except FileNotFoundError:  # a new key directory, e.g. for the tag "a/b"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -50,15 +66,27 @@ def replace_file(path: Path, content: str, tmp_dir: Path | None = None) -> None:
 
 def create_file_once(path: Path, content: str, tmp_dir: Path | None = None) -> bool:
     """Create ``path`` with ``content`` unless it exists; True if this call created it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _write_temp(content.encode("utf-8"), tmp_dir or path.parent)
+    tmp = _temp_beside(path, content.encode("utf-8"), tmp_dir)
+    try:
+        return _link_once(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _link_once(tmp: Path, path: Path) -> bool:
     try:
         os.link(tmp, path)
     except FileExistsError:
         return False
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    except FileNotFoundError:  # a new key directory, e.g. for the param "a/b"
+        path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        return True
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
     return True
 
 

@@ -195,6 +195,12 @@ def latest_metric(points: Sequence[Metric]) -> Metric:
 # -- key -> file trees (params, tags, metrics) ----------------------------------------------
 def iter_key_files(directory: Path) -> Iterator[tuple[str, Path]]:
     """``(key, path)`` for every file below ``directory``; nested dirs give ``a/b`` keys."""
+    for key, path in _iter_key_paths(str(directory)):
+        yield key, Path(path)
+
+
+def _iter_key_paths(directory: str) -> Iterator[tuple[str, str]]:
+    # plain strings: this runs for every param and tag of every run an index sync reads
     stack = [(directory, "")]
     while stack:
         current, prefix = stack.pop()
@@ -207,20 +213,31 @@ def iter_key_files(directory: Path) -> Iterator[tuple[str, Path]]:
                 continue
             key = prefix + entry.name
             if entry.is_dir(follow_symlinks=False):
-                stack.append((Path(entry.path), key + "/"))
+                stack.append((entry.path, key + "/"))
             else:
-                yield key, Path(entry.path)
+                yield key, entry.path
 
 
-def read_text(path: Path) -> str:
-    with open(path, encoding="utf-8", newline="") as handle:
-        return handle.read()
+def file_signature(path: str | Path) -> tuple[int, int, int, int] | None:
+    """Inode, size and change times: they change whenever the file is rewritten in place
+    or replaced, so they tell when a cached parse of it is stale. None if it is missing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def read_text(path: str | Path) -> str:
+    # bytes decoded whole: the same text as newline="" (no newline translation), faster
+    with open(path, "rb") as handle:
+        return handle.read().decode("utf-8")
 
 
 def read_key_values(directory: Path) -> dict[str, str]:
     """Params or tags of a run (or tags of an experiment): key -> raw file content."""
     values = {}
-    for key, path in iter_key_files(directory):
+    for key, path in _iter_key_paths(str(directory)):
         try:
             values[key] = read_text(path)
         except FileNotFoundError:  # deleted since listed

@@ -4,9 +4,10 @@ The files are the source of truth and stay byte-compatible with MLflow (see ``la
 Writes are crash-safe (``atomic``); metric points are appended with one write per key
 and batch, so any number of processes and threads can log into the same store.
 
-``search_runs`` is answered by an index file inside the store (``index``), kept in step
-with every write made through Cairn and re-synchronised from the files when another
-writer (MLflow itself, say) changed them. Deleting the index loses nothing.
+``search_runs`` is answered by an index file inside the store (``index``), created by the
+first search, then kept in step with writes made through Cairn (within a second) and
+re-synchronised from the files when another writer (MLflow itself, say) changed them.
+Deleting the index loses nothing.
 """
 
 from __future__ import annotations
@@ -378,12 +379,8 @@ class FileStore:
         can only leave a stale signature, which forces a re-read next time.
         """
         meta_path = os.path.join(run_dir, layout.META)
-        try:
-            st = os.stat(meta_path)
-        except FileNotFoundError:
-            signature = None
-        else:
-            signature = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        signature = layout.file_signature(meta_path)
+        if signature is not None:
             with self._lock:
                 cached = self._run_infos.get(meta_path)
             if cached is not None and cached[0] == signature:
@@ -393,10 +390,16 @@ class FileStore:
             raise InvalidState(f"Run '{run_dir.name}' metadata is in invalid state.")
         if signature is not None:
             with self._lock:
-                if len(self._run_infos) >= _RUN_INFO_CACHE_SIZE:
-                    self._run_infos.clear()
-                self._run_infos[meta_path] = (signature, info)
+                self._remember_run_info(meta_path, signature, info)
         return info
+
+    def _remember_run_info(
+        self, meta_path: str, signature: tuple[int, int, int, int], info: RunInfo
+    ) -> None:
+        """Cache a run's info under its meta.yaml signature (with ``_lock`` held)."""
+        if len(self._run_infos) >= _RUN_INFO_CACHE_SIZE:
+            self._run_infos.clear()
+        self._run_infos[meta_path] = (signature, info)
 
     def _active_run_dir(self, run_id: str) -> tuple[Path, RunInfo]:
         run_dir = self._run_dir(run_id)
@@ -436,12 +439,8 @@ class FileStore:
         for run infos) says when the cached pair is stale, whoever rewrote the file.
         """
         meta_path = str(self._experiment_dir(experiment_id) / layout.META)
-        try:
-            st = os.stat(meta_path)
-        except OSError:
-            signature = None
-        else:
-            signature = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        signature = layout.file_signature(meta_path)
+        if signature is not None:
             with self._lock:
                 cached = self._experiment_basics.get(meta_path)
             if cached is not None and cached[0] == signature:
@@ -499,9 +498,15 @@ class FileStore:
             run_name=run_name,
         )
         # meta.yaml last: until it exists the run is invisible to both MLflow and Cairn
-        replace_file(run_dir / layout.META, layout.dump_yaml(layout.run_info_to_meta(info, None)))
+        meta_path = run_dir / layout.META
+        replace_file(meta_path, layout.dump_yaml(layout.run_info_to_meta(info, None)))
+        # No other writer knows the run's id yet: the file stat'ed now is the one just
+        # written, so its first logging call need not parse it again (see _run_info).
+        signature = layout.file_signature(str(meta_path))
         with self._lock:
             self._run_dirs[run_id] = run_dir
+            if signature is not None:
+                self._remember_run_info(str(meta_path), signature, info)
         self.index.mirror_run(run_dir)
         return Run(
             info, RunData(tags=[RunTag(t.key, t.value) for t in {t.key: t for t in tags}.values()])
