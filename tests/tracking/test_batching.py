@@ -383,3 +383,33 @@ def test_a_forked_child_gets_a_fresh_logger(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["0", "['parent']"]
+
+
+def test_flush_writes_an_idle_queue_itself_and_a_reentrant_flush_returns(
+    logger: BatchingLogger,
+) -> None:
+    writers: list[threading.Thread] = []
+
+    class FlushingStore(RecordingStore):
+        """Flushes from inside log_batch, as a store reading the run first might."""
+
+        def log_batch(
+            self,
+            run_id: str,
+            metrics: Sequence[Metric] = (),
+            params: Sequence[Param] = (),
+            tags: Sequence[RunTag] = (),
+        ) -> None:
+            writers.append(threading.current_thread())
+            logger.flush(run_id)
+            super().log_batch(run_id, metrics, params, tags)
+
+    store = FlushingStore()
+    logger.enqueue(store, "r", points("m", 3))
+    logger.enqueue(store, "r", points("m", 2, start=3))
+    flusher = threading.Thread(target=logger.flush, args=("r",))
+    flusher.start()
+    flusher.join(30)  # only a guard against a deadlock
+    assert not flusher.is_alive()
+    assert writers == [flusher]  # no hand-off to the worker, one batch
+    assert [m.step for m in store.metrics("r")] == [0, 1, 2, 3, 4]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from typing import Any
 
 from cairn.entities.dataset import RunInputs
 
@@ -14,6 +17,31 @@ class Metric:
     value: float
     timestamp: int
     step: int
+
+    @classmethod
+    def from_columns(
+        cls,
+        keys: Iterable[str],
+        values: Sequence[float],
+        timestamps: Iterable[int],
+        steps: Iterable[int],
+    ) -> list[Metric]:
+        """``[Metric(k, v, t, s) for ...]`` over parallel columns, for bulk readers.
+
+        The slots are filled by C loops instead of running the frozen ``__init__`` once a
+        point, about 3x cheaper on a long metric history. ``keys``, ``timestamps`` and
+        ``steps`` must hold at least ``len(values)`` items (``keys`` may be endless).
+        """
+        metrics: list[Metric] = list(map(object.__new__, repeat(cls, len(values))))
+        for name, column in (
+            ("key", keys),
+            ("value", values),
+            ("timestamp", timestamps),
+            ("step", steps),
+        ):
+            slot: Any = getattr(cls, name)  # the member descriptor of the slot
+            deque(map(slot.__set__, metrics, column), maxlen=0)
+        return metrics
 
 
 @dataclass(frozen=True, slots=True)

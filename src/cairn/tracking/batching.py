@@ -16,7 +16,9 @@ Guarantees:
 - Failures are never swallowed: a ``log_batch`` that raises is recorded with what it
   carried, and ``AsyncLoggingError`` is raised at the next flush of that run (or any
   ``flush()``), after the rest of the queue has been written.
-- Order: one worker writes the queue in the order it was filled, so the points of one
+- Order: one thread at a time writes the queue, in the order it was filled (the
+  worker, or a thread that flushes while nothing is being written: it writes the queue
+  itself instead of waking the worker and waiting), so the points of one
   metric reach the store in the order they were logged; within one batch a later tag
   value replaces an earlier one, and a param logged again with a different value starts
   a new batch, so the store judges it exactly as it would a synchronous call.
@@ -185,6 +187,9 @@ class BatchingLogger:
         self._flush_requested = False
         self._closing = False
         self._worker: threading.Thread | None = None
+        # the thread writing items taken from the queue (the worker, or a flushing
+        # caller): one at a time, so the queue is written in the order it was filled
+        self._writer: threading.Thread | None = None
 
     # -- producers ---------------------------------------------------------------------
     def enqueue(
@@ -224,15 +229,22 @@ class BatchingLogger:
                 since the last flush; each failure is reported once.
             TimeoutError: ``timeout`` seconds passed first.
         """
-        if threading.current_thread() is self._worker:
+        current = threading.current_thread()
+        if current is self._worker or current is self._writer:
             return  # a store that flushes from inside log_batch must not wait for itself
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             target = self._seq if run_id is None else self._last_seq.get(run_id, 0)
-            if self._done_seq < target:
+            while self._done_seq < target:
+                if self._writer is None and self._queue and deadline is None:
+                    # Nobody is writing: write the queue here rather than wake the worker
+                    # and wait for it, two thread hand-offs that cost more than a small
+                    # batch (the end of every run waits on one). Not with a timeout,
+                    # which only a waiting caller can keep.
+                    self._write_taken(self._take_queue())
+                    continue
                 self._flush_requested = True
                 self._work.notify()
-            while self._done_seq < target:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(
@@ -267,25 +279,44 @@ class BatchingLogger:
         self._worker.start()
 
     def _run(self) -> None:
-        while True:
-            items = self._take_items()
-            if items is None:
-                return
-            written = sum(len(item[3]) + len(item[4]) + len(item[5]) for item in items)
-            try:
-                self._write(items)
-            finally:
-                with self._lock:
-                    self._pending -= written
-                    self._done_seq = items[-1][0]
-                    self._not_full.notify_all()
-                    self._done.notify_all()
+        with self._lock:
+            while True:
+                items = self._take_items()
+                if items is None:
+                    return
+                self._write_taken(items)
+
+    def _take_queue(self) -> list[_Item]:
+        """Take every queued item for the calling thread to write (the lock is held)."""
+        items, self._queue = self._queue, []
+        self._queued = 0
+        self._flush_requested = False
+        self._writer = threading.current_thread()
+        return items
+
+    def _write_taken(self, items: list[_Item]) -> None:
+        """Write what ``_take_queue`` took; the lock is held on entry and exit, not meanwhile."""
+        written = sum(len(item[3]) + len(item[4]) + len(item[5]) for item in items)
+        self._lock.release()
+        try:
+            self._write(items)
+        finally:
+            self._lock.acquire()
+            self._pending -= written
+            self._done_seq = items[-1][0]
+            self._writer = None
+            self._not_full.notify_all()
+            self._done.notify_all()
+            self._work.notify()  # the worker may wait for the writer to finish
 
     def _take_items(self) -> list[_Item] | None:
-        """Wait for work, gather for up to one interval, and take the whole queue."""
-        with self._lock:
-            while not self._queue:
-                if self._closing:
+        """Wait for work, gather for up to one interval, and take the whole queue.
+
+        Called with the lock held; None once the logger is closed and drained.
+        """
+        while True:
+            while not self._queue or self._writer is not None:
+                if self._closing and not self._queue:
                     return None
                 self._work.wait()
             deadline = time.monotonic() + self.flush_interval
@@ -298,10 +329,9 @@ class BatchingLogger:
                 if remaining <= 0:
                     break
                 self._work.wait(remaining)
-            items, self._queue = self._queue, []
-            self._queued = 0
-            self._flush_requested = False
-            return items
+            # a flushing caller may have taken the queue meanwhile
+            if self._queue and self._writer is None:
+                return self._take_queue()
 
     def _write(self, items: list[_Item]) -> None:
         """Write ``items`` run by run, recording each batch the store refuses."""

@@ -280,3 +280,37 @@ def test_unknown_and_invalid_ids(sql_store: SqlStore) -> None:
     with pytest.raises(InvalidParameterValue):
         sql_store.get_run("../etc")
     assert sql_store.search_runs(["12345", "abc"]) == []
+
+
+def test_history_puts_nan_after_numbers_within_a_step_across_pages(sql_store: SqlStore) -> None:
+    # The history is read in primary-key order, where NaN (stored as 0) sits among the
+    # numbers; the order users see must still put it after them, on every page.
+    run_id = sql_store.create_run("0", "u", 0, [], "r").info.run_id
+    points = [Metric("m", value, 5, 1) for value in (2.0, math.nan, -1.0, math.inf, 0.5)]
+    points.append(Metric("m", 9.0, 4, 0))
+    sql_store.log_batch(run_id, points)
+    whole = [(m.step, m.value) for m in sql_store.get_metric_history(run_id, "m")]
+    expected = [(0, 9.0), (1, -1.0), (1, 0.5), (1, 2.0), (1, math.inf)]
+    assert whole[:5] == expected
+    assert whole[5][0] == 1
+    assert math.isnan(whole[5][1])
+    paged: list[Metric] = []
+    token = None
+    while True:
+        page = sql_store.get_metric_history(run_id, "m", max_results=2, page_token=token)
+        paged += page
+        token = page.token
+        if not token:
+            break
+    assert [(m.step, m.value) for m in paged][:5] == expected
+    assert math.isnan(paged[5].value)
+    assert all(m.key == "m" and m.timestamp in (4, 5) for m in paged)
+
+
+def test_the_hot_statements_are_seen_by_listeners(sql_store: SqlStore) -> None:
+    run_id = sql_store.create_run("0", "u", 0, [RunTag("t", "v")], "r").info.run_id
+    with _statements(sql_store) as seen:
+        sql_store.log_batch(run_id, [Metric("m", 1.0, 0, 0)], [Param("p", "v")], [RunTag("t", "w")])
+        sql_store.update_run_info(run_id, None, 5, None)
+    assert seen.count("INSERT") == 4, seen  # param, tag, point, latest value
+    assert seen.count("UPDATE") == 1, seen

@@ -6,6 +6,7 @@ batch of a thousand metrics costs a few statements, not a thousand ORM flushes.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -14,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
+from cairn.store.sql import plain
 from cairn.store.sql import tables as t
 
 _MYSQL = ("mysql", "mariadb")
@@ -47,6 +49,11 @@ def decode_metric_value(value: float, is_nan: bool, is_inf: bool) -> float:
     return float(value)
 
 
+def _placeholder(dialect: str) -> str:
+    """The driver's positional parameter marker (sqlite3: qmark; psycopg2, PyMySQL: format)."""
+    return "?" if dialect == "sqlite" else "%s"
+
+
 def _insert(table: sa.Table, dialect: str) -> Any:
     if dialect == "postgresql":
         return postgresql.insert(table)
@@ -61,38 +68,42 @@ def _primary_key(table: sa.Table) -> list[str]:
     return [column.name for column in table.primary_key.columns]
 
 
-def insert_ignoring_duplicates(
-    conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Insert ``rows``; those whose primary key is already present are skipped."""
-    if not rows:
-        return
-    dialect = conn.dialect.name
+# Both statements are built once per table, dialect (and updated columns): building an
+# upsert and keying it for the compiled cache costs more than running it on SQLite.
+@functools.cache
+def _insert_ignoring_statement(table: sa.Table, dialect: str) -> Any:
     stmt = _insert(table, dialect)
     if dialect in _MYSQL:
         # a no-op update rather than INSERT IGNORE, which would also hide real errors
         first_key = _primary_key(table)[0]
-        stmt = stmt.on_duplicate_key_update({first_key: stmt.inserted[first_key]})
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=_primary_key(table))
-    conn.execute(stmt, list(rows))
+        return stmt.on_duplicate_key_update({first_key: stmt.inserted[first_key]})
+    return stmt.on_conflict_do_nothing(index_elements=_primary_key(table))
+
+
+@functools.cache
+def _upsert_statement(table: sa.Table, dialect: str, updated: tuple[str, ...]) -> Any:
+    stmt = _insert(table, dialect)
+    if dialect in _MYSQL:
+        return stmt.on_duplicate_key_update({name: stmt.inserted[name] for name in updated})
+    return stmt.on_conflict_do_update(
+        index_elements=_primary_key(table), set_={name: stmt.excluded[name] for name in updated}
+    )
+
+
+def insert_ignoring_duplicates(
+    conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert ``rows``; those whose primary key is already present are skipped."""
+    plain.execute_many(conn, _insert_ignoring_statement(table, conn.dialect.name), rows)
 
 
 def upsert(conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows``, overwriting the non-key columns of rows that already exist."""
     if not rows:
         return
-    dialect = conn.dialect.name
     keys = _primary_key(table)
-    stmt = _insert(table, dialect)
-    updated = [name for name in rows[0] if name not in keys]
-    if dialect in _MYSQL:
-        stmt = stmt.on_duplicate_key_update({name: stmt.inserted[name] for name in updated})
-    else:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=keys, set_={name: stmt.excluded[name] for name in updated}
-        )
-    conn.execute(stmt, list(rows))
+    updated = tuple(name for name in rows[0] if name not in keys)
+    plain.execute_many(conn, _upsert_statement(table, conn.dialect.name, updated), rows)
 
 
 # ---------------------------------------------------------------------------------------
@@ -120,19 +131,15 @@ def _bulk_insert(
     head = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in METRIC_COLUMNS)}) VALUES "
     )
-    if dialect == "sqlite":
-        placeholders = "(" + ", ".join("?" * len(METRIC_COLUMNS)) + ")"
-        conn.exec_driver_sql(f"{head}{placeholders} {suffix}", list(rows))
-        return
-    placeholders = "(" + ", ".join(["%s"] * len(METRIC_COLUMNS)) + ")"
-    if dialect in _MYSQL:
-        conn.exec_driver_sql(f"{head}{placeholders} {suffix}", list(rows))
+    placeholders = "(" + ", ".join([_placeholder(dialect)] * len(METRIC_COLUMNS)) + ")"
+    if dialect == "sqlite" or dialect in _MYSQL:
+        plain.run_sql(conn, f"{head}{placeholders} {suffix}", list(rows), many=True)
         return
     for start in range(0, len(rows), _PG_ROWS_PER_STATEMENT):
         chunk = rows[start : start + _PG_ROWS_PER_STATEMENT]
         values = ", ".join([placeholders] * len(chunk))
         flat = tuple(value for row in chunk for value in row)
-        conn.exec_driver_sql(f"{head}{values} {suffix}", flat)
+        plain.run_sql(conn, f"{head}{values} {suffix}", flat)
 
 
 def insert_metric_points(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -210,3 +217,39 @@ def update_latest_metrics(
     target = ", ".join(quote(c) for c in _LATEST_KEY)
     suffix = f"ON CONFLICT ({target}) DO UPDATE SET {updates} WHERE {_newer_point_sql(conn)}"
     _bulk_insert(conn, t.latest_metrics, rows, suffix)
+
+
+def select_metric_history(
+    conn: sa.Connection, run_id: str, key: str, limit: int | None, offset: int
+) -> list[tuple[Any, ...]]:
+    """One metric's stored points as ``(value, timestamp, step, is_nan, is_inf)`` tuples.
+
+    In history order: (step, timestamp), then NaN after numbers, then by value. Fetched
+    on the driver's cursor, without SQLAlchemy's result rows: for a long history they
+    cost several times what the database does.
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    mark = _placeholder(conn.dialect.name)
+    step, timestamp, value, is_nan, is_inf = map(
+        quote, ("step", "timestamp", "value", "is_nan", "is_inf")
+    )
+    where = (
+        f" FROM {quote(t.metrics.name)}"
+        f" WHERE {quote('run_uuid')} = {mark} AND {quote('key')} = {mark}"
+    )
+    parameters: tuple[Any, ...] = (run_id, key)
+    # The primary key's order needs no sort (sorting is ~40% of the query on SQLite), and
+    # it is the history order unless a NaN (stored as 0) sits among the numbers of one
+    # (step, timestamp). One order for every page, or pages would overlap.
+    _, nan = plain.run_sql(conn, f"SELECT 1{where} AND {is_nan} LIMIT 1", parameters, fetch=True)
+    order = (is_nan, value) if nan else (value, is_nan)
+    sql = (
+        f"SELECT {value}, {timestamp}, {step}, {is_nan}, {is_inf}{where}"
+        f" ORDER BY {step}, {timestamp}, {', '.join(order)}, {is_inf}"
+    )
+    if limit is not None or offset:
+        # every dialect takes LIMIT n OFFSET m; "no limit" is the largest BIGINT
+        sql += f" LIMIT {mark} OFFSET {mark}"
+        parameters += (sys.maxsize if limit is None else limit, offset)
+    _, rows = plain.run_sql(conn, sql, parameters, fetch=True)
+    return list(rows)

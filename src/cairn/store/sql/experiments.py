@@ -14,6 +14,7 @@ from cairn.exceptions import InvalidParameterValue, ResourceAlreadyExists, Resou
 from cairn.search.grammar import parse_experiment_filter, parse_experiment_order_by
 from cairn.search.paging import decode_page_token, encode_page_token
 from cairn.search.sql import experiment_filter, experiment_order
+from cairn.store.sql import plain
 from cairn.store.sql import tables as t
 from cairn.store.sql.base import SqlStoreBase, now_ms
 from cairn.store.sql.dialects import upsert
@@ -41,16 +42,19 @@ def experiment_key(experiment_id: object) -> int | None:
     return int(text)
 
 
+# Built once: every new run reads its experiment, and building a select costs more
+# than running it on SQLite.
+_EXPERIMENT_BY_ID = sa.select(t.experiments).where(
+    t.experiments.c.experiment_id == sa.bindparam("experiment_id")
+)
+
+
 def experiment_row(conn: sa.Connection, experiment_id: object) -> Any:
     key = experiment_key(experiment_id)
-    row = None
-    if key is not None:
-        row = conn.execute(
-            sa.select(t.experiments).where(t.experiments.c.experiment_id == key)
-        ).first()
-    if row is None:
+    rows = [] if key is None else plain.fetch(conn, _EXPERIMENT_BY_ID, {"experiment_id": key})
+    if not rows:
         raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
-    return row
+    return rows[0]
 
 
 def active_experiment_row(conn: sa.Connection, experiment_id: object) -> Any:

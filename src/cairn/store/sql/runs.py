@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,9 +28,10 @@ from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from cairn.search.grammar import parse_run_filter, parse_run_order_by
 from cairn.search.paging import decode_page_token, encode_page_token
 from cairn.search.sql import run_filter, run_order
+from cairn.store.sql import plain
 from cairn.store.sql import tables as t
 from cairn.store.sql.base import SqlStoreBase, now_ms
-from cairn.store.sql.dialects import decode_metric_value
+from cairn.store.sql.dialects import decode_metric_value, select_metric_history
 from cairn.store.sql.experiments import active_experiment_row, experiment_key
 from cairn.store.sql.records import load_runs, run_info
 from cairn.store.sql.writes import write_inputs, write_metrics, write_params, write_tags
@@ -60,17 +62,21 @@ def _deleted_run_error(run_id: str, stage: str) -> InvalidParameterValue:
     )
 
 
-# Built once: constructing and keying a select costs more than running it on SQLite,
-# and this one runs for every write to a run.
+# Built once: constructing and keying a statement costs more than running it on
+# SQLite, and these run for every run created, written to or ended.
 _RUN_BY_ID = sa.select(t.runs).where(t.runs.c.run_uuid == sa.bindparam("run_id"))
+_INSERT_RUN = t.runs.insert()
+_INSERT_TAGS = t.tags.insert()
+# the SET clause is the columns given at execution
+_UPDATE_RUN = t.runs.update().where(t.runs.c.run_uuid == sa.bindparam("where_run_id"))
 
 
 def run_row(conn: sa.Connection, run_id: object) -> Any:
     check_run_id(run_id)
-    row = conn.execute(_RUN_BY_ID, {"run_id": run_id}).first()
-    if row is None:
+    rows = plain.fetch(conn, _RUN_BY_ID, {"run_id": run_id})
+    if not rows:
         raise ResourceDoesNotExist(f"Run with id={run_id} not found")
-    return row
+    return rows[0]
 
 
 def active_run_row(conn: sa.Connection, run_id: object) -> Any:
@@ -113,26 +119,29 @@ class RunMethods(SqlStoreBase):
                 run_id=run_id,
                 run_name=name,
             )
-            conn.execute(
-                t.runs.insert().values(
-                    run_uuid=run_id,
-                    name=name,
-                    experiment_id=experiment.experiment_id,
-                    user_id=user_id,
-                    status=info.status,
-                    start_time=info.start_time,
-                    end_time=None,
-                    deleted_time=None,
-                    lifecycle_stage=LifecycleStage.ACTIVE,
-                    artifact_uri=info.artifact_uri,
-                )
+            plain.execute(
+                conn,
+                _INSERT_RUN,
+                {
+                    "run_uuid": run_id,
+                    "name": name,
+                    "experiment_id": experiment.experiment_id,
+                    "user_id": user_id,
+                    "status": info.status,
+                    "start_time": info.start_time,
+                    "end_time": None,
+                    "deleted_time": None,
+                    "lifecycle_stage": LifecycleStage.ACTIVE,
+                    "artifact_uri": info.artifact_uri,
+                },
             )
             # A brand-new run: its tags cannot clash with stored ones, so one plain insert
             # (the last value of a key wins), and the name was set with the row above.
             latest = {tag.key: tag.value for tag in tags}
             if latest:
-                conn.execute(
-                    t.tags.insert(),
+                plain.execute_many(
+                    conn,
+                    _INSERT_TAGS,
                     [{"run_uuid": run_id, "key": k, "value": v} for k, v in latest.items()],
                 )
             # It holds nothing else yet: no read-back of params, metrics or inputs.
@@ -166,7 +175,7 @@ class RunMethods(SqlStoreBase):
         def update(conn: sa.Connection) -> RunInfo:
             before = run_info(active_run_row(conn, run_id))
             if values:
-                conn.execute(t.runs.update().where(t.runs.c.run_uuid == run_id).values(**values))
+                plain.execute(conn, _UPDATE_RUN, {**values, "where_run_id": run_id})
             if run_name:
                 write_tags(conn, run_id, [RunTag(RUN_NAME_TAG, run_name)])
             # the row as read, with this transaction's changes: no second read
@@ -257,33 +266,22 @@ class RunMethods(SqlStoreBase):
         if max_results is not None:
             check_max_results(max_results, GET_METRIC_HISTORY_MAX_RESULTS)
         offset = decode_page_token(page_token)
-        m = t.metrics
-        stmt = (
-            sa.select(m.c.key, m.c.value, m.c.timestamp, m.c.step, m.c.is_nan, m.c.is_inf)
-            .where(m.c.run_uuid == run_id, m.c.key == metric_key)
-            .order_by(m.c.step, m.c.timestamp, m.c.is_nan, m.c.value, m.c.is_inf)
-            .offset(offset)
-        )
-        if max_results is not None:
-            stmt = stmt.limit(max_results + 1)
+        limit = None if max_results is None else max_results + 1
 
-        def read(conn: sa.Connection) -> list[Any]:
+        def read(conn: sa.Connection) -> list[tuple[Any, ...]]:
             run_row(conn, run_id)
-            return list(conn.execute(stmt).all())
+            return select_metric_history(conn, run_id, metric_key, limit, offset)
 
         rows = self._read(read)
-        points = [
-            Metric(
-                row.key,
-                decode_metric_value(row.value, row.is_nan, row.is_inf),
-                row.timestamp,
-                row.step,
-            )
-            for row in rows
-        ]
-        if max_results is not None and len(points) > max_results:
-            return PagedList(points[:max_results], encode_page_token(offset + max_results))
-        return PagedList(points, None)
+        token = None
+        if max_results is not None and len(rows) > max_results:
+            rows = rows[:max_results]
+            token = encode_page_token(offset + max_results)
+        values, timestamps, steps, nans, infs = zip(*rows, strict=True) if rows else ((),) * 5
+        if any(nans) or any(infs):
+            values = tuple(map(decode_metric_value, values, nans, infs))
+        points = Metric.from_columns(repeat(metric_key), values, timestamps, steps)
+        return PagedList(points, token)
 
     def search_runs(
         self,

@@ -6,6 +6,7 @@ so a refused batch leaves nothing behind.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -19,11 +20,16 @@ from cairn.store.sql.dialects import (
     encode_metric_value,
     insert_ignoring_duplicates,
     insert_metric_points,
-    point_order,
     update_latest_metrics,
     upsert,
 )
 from cairn.validation import check_param_unchanged
+
+# Built once (see runs._RUN_BY_ID); "keys" expands to the batch's keys.
+_PARAMS_OF_RUN = sa.select(t.params.c.key, t.params.c.value).where(
+    t.params.c.run_uuid == sa.bindparam("run_id"),
+    t.params.c.key.in_(sa.bindparam("keys", expanding=True)),
+)
 
 
 def write_params(conn: sa.Connection, run_id: str, params: Sequence[Param]) -> None:
@@ -31,35 +37,16 @@ def write_params(conn: sa.Connection, run_id: str, params: Sequence[Param]) -> N
     if not params:
         return
     wanted = {param.key: param.value for param in params}
-    existing: dict[str, str] = dict(
-        conn.execute(
-            sa.select(t.params.c.key, t.params.c.value).where(
-                t.params.c.run_uuid == run_id, t.params.c.key.in_(list(wanted))
-            )
-        ).all()
+    # Insert-or-ignore, then read every key back: a key logged before (or by a
+    # concurrent writer) keeps its stored value, which must equal the one given here.
+    insert_ignoring_duplicates(
+        conn, t.params, [{"run_uuid": run_id, "key": k, "value": v} for k, v in wanted.items()]
+    )
+    stored: dict[str, str] = dict(
+        conn.execute(_PARAMS_OF_RUN, {"run_id": run_id, "keys": list(wanted)}).all()
     )
     for key, value in wanted.items():
-        if key in existing:
-            check_param_unchanged(run_id, key, existing[key], value)
-    # insert-or-ignore: a concurrent writer may add the same key between our read and
-    # write; the re-read below then catches a conflicting value.
-    new_rows = [
-        {"run_uuid": run_id, "key": key, "value": value}
-        for key, value in wanted.items()
-        if key not in existing
-    ]
-    insert_ignoring_duplicates(conn, t.params, new_rows)
-    if new_rows:
-        stored: dict[str, str] = dict(
-            conn.execute(
-                sa.select(t.params.c.key, t.params.c.value).where(
-                    t.params.c.run_uuid == run_id,
-                    t.params.c.key.in_([row["key"] for row in new_rows]),
-                )
-            ).all()
-        )
-        for row in new_rows:
-            check_param_unchanged(run_id, row["key"], stored[row["key"]], row["value"])
+        check_param_unchanged(run_id, key, stored[key], value)
 
 
 def write_tags(conn: sa.Connection, run_id: str, tags: Sequence[RunTag]) -> None:
@@ -84,13 +71,22 @@ def metric_rows(
     """Metric points as ``METRIC_COLUMNS`` tuples, and the latest of them per key."""
     rows: list[tuple[Any, ...]] = []
     latest: dict[str, tuple[Any, ...]] = {}
+    # per key, the point_order of its latest row, kept rather than recomputed per point
+    latest_order: dict[str, tuple[int, int, bool, float]] = {}
     for metric in metrics:
-        value, is_nan, is_inf = encode_metric_value(metric.value, dialect)
-        row = (run_id, metric.key, int(metric.step), int(metric.timestamp), value, is_nan, is_inf)
+        key, value = metric.key, metric.value
+        if type(value) is float and -math.inf < value < math.inf:  # the common case
+            is_nan = is_inf = False
+        else:
+            value, is_nan, is_inf = encode_metric_value(value, dialect)
+        step, timestamp = int(metric.step), int(metric.timestamp)
+        row = (run_id, key, step, timestamp, value, is_nan, is_inf)
         rows.append(row)
-        current = latest.get(metric.key)
-        if current is None or point_order(row) > point_order(current):
-            latest[metric.key] = row
+        order = (step, timestamp, is_nan, value)
+        current = latest_order.get(key)
+        if current is None or order > current:
+            latest_order[key] = order
+            latest[key] = row
     return rows, latest
 
 
