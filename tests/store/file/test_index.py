@@ -334,3 +334,16 @@ def test_runs_order_by_the_real_experiment_id(tmp_path: Path, ids: list[str] | N
         found = store.search_runs(searched, "", order_by=[f"attributes.experiment_id {direction}"])
         assert [by_experiment[r.info.run_id] for r in found] == ordered
         assert [r.info.experiment_id for r in found] == ordered
+
+
+def test_a_large_first_indexing_is_announced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "mlruns"
+    exp_id = _populate(FileStore(str(root)))
+    assert not (root / layout.INDEX_FILE).exists()  # nothing searched yet
+    monkeypatch.setattr(index_module, "_ANNOUNCED_SYNC_RUNS", 10)
+    with caplog.at_level("WARNING", logger=index_module.__name__):
+        found = FileStore(str(root)).search_runs([exp_id], "", ViewType.ALL, 100)
+    assert len(found) == 30
+    assert f"Indexing 30 runs of experiment {exp_id}" in caplog.text

@@ -57,6 +57,8 @@ _RECHECK_RUNS_PER_SEARCH = 128
 _FLUSH_AFTER_WRITES = 1_000
 _FLUSH_AFTER_SECONDS = 1.0
 _RUNS_PER_SYNC_TRANSACTION = 200
+# Syncing this many runs before a search answers is worth telling the user about.
+_ANNOUNCED_SYNC_RUNS = 5_000
 
 
 def experiment_fingerprint(experiment_dir: Path) -> str:
@@ -301,6 +303,13 @@ class RunIndex:
             ]  # fmt: skip
         to_sync += [d for d in changed_dirty if d.name in on_disk]
         gone = [run_id for run_id in stamps if run_id not in on_disk]
+        if len(to_sync) >= _ANNOUNCED_SYNC_RUNS:
+            # a first search over a large store written without an index waits on this
+            _log.warning(
+                "Indexing %d runs of experiment %s for search (about 1-2 ms a run, once)",
+                len(to_sync),
+                experiment_id,
+            )
         for start in range(0, max(len(to_sync), 1), _RUNS_PER_SYNC_TRANSACTION):
             with mirror.transaction(db, write=True):
                 if start == 0:

@@ -40,6 +40,11 @@ EXTRA_TABLES = (
     f"CREATE TABLE IF NOT EXISTS {OFFSETS_TABLE} ("
     "run_uuid TEXT NOT NULL, key TEXT NOT NULL, offset INTEGER NOT NULL, "
     "PRIMARY KEY (run_uuid, key))",
+    # the rotating re-check of runs walks an experiment's runs in id order (see
+    # RunIndex._runs_to_recheck): without these, each search sorted all of them
+    "CREATE INDEX IF NOT EXISTS cairn_file_runs_by_id ON runs (experiment_id, run_uuid)",
+    "CREATE INDEX IF NOT EXISTS cairn_file_runs_by_status "
+    "ON runs (experiment_id, status, run_uuid)",
 )
 _RUN_COLUMNS = (
     "name",

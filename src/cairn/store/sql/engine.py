@@ -31,6 +31,8 @@ _DEFAULT_DRIVERS = {
 _WRITE_OPTION = "cairn_write"
 # The Unicode-aware lower() that every SQLite connection of Cairn's gets.
 SQLITE_LOWER_FUNCTION = "cairn_lower"
+# how much of a SQLite file is read through a memory map (SQLite maps no more than the file)
+SQLITE_MMAP_BYTES = 1 << 30
 
 
 def _unicode_lower(value: object) -> object:
@@ -85,6 +87,11 @@ def _configure_sqlite(engine: sa.Engine, memory: bool) -> None:
             # WAL + NORMAL is durable across application crashes; only an OS crash can
             # lose the last transactions, never corrupt the file.
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Searches read rows all over the file (runs, then their params, tags and
+            # metrics); reading pages through a memory map instead of a read() call each
+            # made them 1.2-2.5x faster at 20,000 runs. Address space only: the pages are
+            # the OS's file cache, shared by every connection.
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
         # SQLite's lower() folds ASCII only; ILIKE must fold every letter, as Python does
