@@ -300,12 +300,23 @@ def _string_order(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any
     return column.collate("C") if dialect == "postgresql" else column
 
 
+def _puts_missing_last(column: ColumnElement[Any], ascending: bool, dialect: str) -> bool:
+    """Whether ordering by ``column`` alone already sorts NULLs after every value."""
+    if isinstance(column, sa.Column) and column.table is t.runs and not column.nullable:
+        return True  # never NULL (a joined table's column is, for runs lacking the key)
+    # PostgreSQL sorts NULL above every value; SQLite and MySQL below
+    return (dialect == "postgresql") == ascending
+
+
 def _value_order(
     column: ColumnElement[Any], ascending: bool, dialect: str, is_string: bool
 ) -> list[ColumnElement[Any]]:
-    missing_last = sa.case((column.is_(None), 1), else_=0)
-    ordered = _string_order(column, dialect) if is_string else column
-    return [missing_last.asc(), _directed(ordered, ascending)]
+    ordered = _directed(_string_order(column, dialect) if is_string else column, ascending)
+    if _puts_missing_last(column, ascending, dialect):
+        # no CASE in front: an index on the column can then serve the order, so the
+        # default order (start_time DESC) reads one page instead of sorting every run
+        return [ordered]
+    return [sa.case((column.is_(None), 1), else_=0).asc(), ordered]
 
 
 def run_order(stmt: sa.Select[Any], keys: Sequence[OrderKey], dialect: str) -> sa.Select[Any]:
