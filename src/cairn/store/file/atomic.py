@@ -16,9 +16,13 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from cairn.store.file.layout import TMP_PREFIX
+
+_T = TypeVar("_T")
 
 
 def _write_temp(data: bytes, tmp_dir: Path) -> Path:
@@ -36,28 +40,30 @@ def _write_temp(data: bytes, tmp_dir: Path) -> Path:
     return tmp
 
 
-def _temp_beside(path: Path, data: bytes, tmp_dir: Path | None) -> Path:
-    """A complete temp file for ``path``, creating ``path``'s directory if it is missing.
+def _making_parent(path: str | Path, operation: Callable[[], _T]) -> _T:
+    """``operation()``, tried again after creating ``path``'s directory if it was missing.
 
     The directory is made only after a first attempt fails: most writes go to a
     directory that exists, and a ``mkdir`` there costs two system calls for nothing.
+    New directories come with new runs and with nested keys (the tag ``a/b``).
     """
     try:
-        return _write_temp(data, tmp_dir or path.parent)
+        return operation()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return _write_temp(data, tmp_dir or path.parent)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return operation()
+
+
+def _temp_beside(path: Path, data: bytes, tmp_dir: Path | None) -> Path:
+    """A complete temp file for ``path``, creating ``path``'s directory if it is missing."""
+    return _making_parent(path, lambda: _write_temp(data, tmp_dir or path.parent))
 
 
 def replace_file(path: Path, content: str, tmp_dir: Path | None = None) -> None:
     """Write ``content`` to ``path`` atomically, replacing any previous file."""
     tmp = _temp_beside(path, content.encode("utf-8"), tmp_dir)
     try:
-        try:
-            os.replace(tmp, path)
-        except FileNotFoundError:  # a new key directory, e.g. for the tag "a/b"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, path)
+        _making_parent(path, lambda: os.replace(tmp, path))
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -68,25 +74,12 @@ def create_file_once(path: Path, content: str, tmp_dir: Path | None = None) -> b
     """Create ``path`` with ``content`` unless it exists; True if this call created it."""
     tmp = _temp_beside(path, content.encode("utf-8"), tmp_dir)
     try:
-        return _link_once(tmp, path)
+        _making_parent(path, lambda: os.link(tmp, path))
+    except FileExistsError:
+        return False
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-
-
-def _link_once(tmp: Path, path: Path) -> bool:
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        return False
-    except FileNotFoundError:  # a new key directory, e.g. for the param "a/b"
-        path.parent.mkdir(parents=True, exist_ok=True)
-    else:
-        return True
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        return False
     return True
 
 
@@ -97,11 +90,7 @@ def append_text(path: str | Path, text: str) -> tuple[int, int]:
     write goes to the end of the file as it is at that instant, whatever other writers do.
     """
     data = text.encode("utf-8")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-    except FileNotFoundError:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    fd = _making_parent(path, lambda: os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666))
     try:
         written = os.write(fd, data)
         if written != len(data):  # only on a full disk; never leave half a line behind

@@ -306,7 +306,7 @@ class RunIndex:
         if len(to_sync) >= _ANNOUNCED_SYNC_RUNS:
             # a first search over a large store written without an index waits on this
             _log.warning(
-                "Indexing %d runs of experiment %s for search (about 1-2 ms a run, once)",
+                "Indexing %d runs of experiment %s for search: done once, a few ms a run",
                 len(to_sync),
                 experiment_id,
             )

@@ -72,7 +72,7 @@ from cairn.validation import (
 
 _EXPERIMENT_ID_DIGITS = 18
 _MAX_FILE_NAME_BYTES = 255
-_RUN_INFO_CACHE_SIZE = 10_000
+_PARSED_CACHE_SIZE = 10_000
 # RFC 3986 scheme; two letters at least, so a Windows drive ("C:") stays a path
 _URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 
@@ -137,10 +137,12 @@ class FileStore:
         self.trash = self.root / layout.TRASH
         self.artifact_root = _as_file_uri(default_artifact_root or str(self.root))
         self._run_dirs: dict[str, Path] = {}
-        # meta.yaml path -> (file signature, RunInfo read from it); see _run_info
-        self._run_infos: dict[str, tuple[tuple[int, int, int, int], RunInfo]] = {}
-        # experiment meta.yaml path -> (file signature, (lifecycle stage, artifact location))
-        self._experiment_basics: dict[str, tuple[tuple[int, int, int, int], tuple[str, str]]] = {}
+        # run meta.yaml -> its RunInfo; see _run_info
+        self._run_infos: layout.ParsedFiles[RunInfo | None] = layout.ParsedFiles(_PARSED_CACHE_SIZE)
+        # experiment meta.yaml -> (lifecycle stage, artifact location)
+        self._experiment_basics: layout.ParsedFiles[tuple[str, str]] = layout.ParsedFiles(
+            _PARSED_CACHE_SIZE
+        )
         self._lock = threading.Lock()
         if not (self.root / layout.DEFAULT_EXPERIMENT_ID).is_dir() and not self._has_experiments():
             self.root.mkdir(parents=True, exist_ok=True)
@@ -374,32 +376,14 @@ class FileStore:
         """The run's info from its meta.yaml, parsed again only when the file changed.
 
         Every logging call checks that its run is active; re-parsing the YAML each time
-        was a third of a synchronous ``log_metric``. The file is identified by inode,
-        size and change times, stat'ed *before* it is read: a rewrite racing the read
-        can only leave a stale signature, which forces a re-read next time.
+        was a third of a synchronous ``log_metric``.
         """
-        meta_path = os.path.join(run_dir, layout.META)
-        signature = layout.file_signature(meta_path)
-        if signature is not None:
-            with self._lock:
-                cached = self._run_infos.get(meta_path)
-            if cached is not None and cached[0] == signature:
-                return cached[1]
-        info = reader.read_run_info(run_dir)
+        info = self._run_infos.get(
+            os.path.join(run_dir, layout.META), lambda: reader.read_run_info(run_dir)
+        )
         if info is None:
             raise InvalidState(f"Run '{run_dir.name}' metadata is in invalid state.")
-        if signature is not None:
-            with self._lock:
-                self._remember_run_info(meta_path, signature, info)
         return info
-
-    def _remember_run_info(
-        self, meta_path: str, signature: tuple[int, int, int, int], info: RunInfo
-    ) -> None:
-        """Cache a run's info under its meta.yaml signature (with ``_lock`` held)."""
-        if len(self._run_infos) >= _RUN_INFO_CACHE_SIZE:
-            self._run_infos.clear()
-        self._run_infos[meta_path] = (signature, info)
 
     def _active_run_dir(self, run_id: str) -> tuple[Path, RunInfo]:
         run_dir = self._run_dir(run_id)
@@ -433,26 +417,15 @@ class FileStore:
         return info
 
     def _experiment_stage_and_location(self, experiment_id: str) -> tuple[str, str]:
-        """What creating a run needs of its experiment, re-read only when meta.yaml changed.
+        """What creating a run needs of its experiment, re-read only when meta.yaml changed
+        (both come from meta.yaml alone, whoever rewrote it)."""
 
-        Both come from meta.yaml alone, so its signature (inode, size, mtime, ctime, as
-        for run infos) says when the cached pair is stale, whoever rewrote the file.
-        """
+        def read() -> tuple[str, str]:
+            experiment = self.get_experiment(experiment_id)
+            return (experiment.lifecycle_stage, experiment.artifact_location)
+
         meta_path = str(self._experiment_dir(experiment_id) / layout.META)
-        signature = layout.file_signature(meta_path)
-        if signature is not None:
-            with self._lock:
-                cached = self._experiment_basics.get(meta_path)
-            if cached is not None and cached[0] == signature:
-                return cached[1]
-        experiment = self.get_experiment(experiment_id)
-        basics = (experiment.lifecycle_stage, experiment.artifact_location)
-        if signature is not None:
-            with self._lock:
-                if len(self._experiment_basics) >= _RUN_INFO_CACHE_SIZE:
-                    self._experiment_basics.clear()
-                self._experiment_basics[meta_path] = (signature, basics)
-        return basics
+        return self._experiment_basics.get(meta_path, read)
 
     # -- runs ------------------------------------------------------------------------------
     def create_run(
@@ -502,11 +475,9 @@ class FileStore:
         replace_file(meta_path, layout.dump_yaml(layout.run_info_to_meta(info, None)))
         # No other writer knows the run's id yet: the file stat'ed now is the one just
         # written, so its first logging call need not parse it again (see _run_info).
-        signature = layout.file_signature(str(meta_path))
+        self._run_infos.remember(str(meta_path), info)
         with self._lock:
             self._run_dirs[run_id] = run_dir
-            if signature is not None:
-                self._remember_run_info(str(meta_path), signature, info)
         self.index.mirror_run(run_dir)
         return Run(
             info, RunData(tags=[RunTag(t.key, t.value) for t in {t.key: t for t in tags}.values()])
