@@ -31,6 +31,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import re
 import sqlite3
 import threading
 import weakref
@@ -59,6 +60,7 @@ _FLUSH_AFTER_SECONDS = 1.0
 _RUNS_PER_SYNC_TRANSACTION = 200
 # Syncing this many runs before a search answers is worth telling the user about.
 _ANNOUNCED_SYNC_RUNS = 5_000
+_START_TIME_LINE = re.compile(rb"^start_time: *(\d+)", re.MULTILINE)
 
 
 def experiment_fingerprint(experiment_dir: Path) -> str:
@@ -67,6 +69,20 @@ def experiment_fingerprint(experiment_dir: Path) -> str:
     for path in (experiment_dir, experiment_dir / layout.META, experiment_dir / layout.TAGS):
         parts.extend(str(v) for v in stat_ns(path))
     return ":".join(parts)
+
+
+def _start_time_hint(run_dir: Path) -> int:
+    """The start_time a run's meta.yaml states, found without parsing YAML (0 if none).
+
+    Runs are synced in this order so that their rows lie in the index's tables in the
+    order searches walk them (the start_time index), as in a SQL store fed run by run;
+    in directory order, a search at 20,000 runs took 1.5x as long.
+    """
+    try:
+        match = _START_TIME_LINE.search((run_dir / layout.META).read_bytes())
+    except OSError:
+        return 0
+    return int(match.group(1)) if match else 0
 
 
 def _orders_by_experiment_id(order_by: Sequence[str] | None) -> bool:
@@ -303,6 +319,8 @@ class RunIndex:
             ]  # fmt: skip
         to_sync += [d for d in changed_dirty if d.name in on_disk]
         gone = [run_id for run_id in stamps if run_id not in on_disk]
+        if len(to_sync) > 1:
+            to_sync.sort(key=_start_time_hint)
         if len(to_sync) >= _ANNOUNCED_SYNC_RUNS:
             # a first search over a large store written without an index waits on this
             _log.warning(
