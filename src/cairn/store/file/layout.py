@@ -33,6 +33,7 @@ from typing import Any, Generic, TypeVar
 
 import yaml
 
+from cairn._collector import collector_paused
 from cairn.entities import (
     Dataset,
     DatasetInput,
@@ -132,20 +133,27 @@ def read_metric_history(path: Path, key: str) -> list[Metric]:
     Writers always end a line with a newline in the same write call, so an unterminated
     tail can only be an append caught half-way; it is left for the next read.
     """
-    timestamps, values, steps = read_metric_columns(path, key)
-    return list(map(Metric, repeat(key, len(values)), values, timestamps, steps))
+    with collector_paused():
+        timestamps, values, steps = read_metric_columns(path, key)
+        return Metric.from_columns(repeat(key), values, timestamps, steps)
 
 
-def read_sorted_metric_history(path: Path, key: str) -> list[Metric]:
-    """The points of a metric file ordered by (step, timestamp); ties keep file order."""
-    timestamps, values, steps = read_metric_columns(path, key)
-    order = list(zip(steps, timestamps, strict=True))
-    if not all(map(operator.le, order, order[1:])):  # appended in order: the usual case
-        ranks = sorted(range(len(order)), key=order.__getitem__)
-        timestamps = [timestamps[i] for i in ranks]
-        values = [values[i] for i in ranks]
-        steps = [steps[i] for i in ranks]
-    return list(map(Metric, repeat(key, len(values)), values, timestamps, steps))
+def read_sorted_metric_history(
+    path: Path, key: str, start: int = 0, stop: int | None = None
+) -> tuple[list[Metric], int]:
+    """Points ``start:stop`` of a metric file ordered by (step, timestamp), and how many
+    points it holds; ties keep file order."""
+    with collector_paused():
+        timestamps, values, steps = read_metric_columns(path, key)
+        order = list(zip(steps, timestamps, strict=True))
+        if not all(map(operator.le, order, order[1:])):  # appended in order: the usual case
+            ranks = sorted(range(len(order)), key=order.__getitem__)
+            timestamps = [timestamps[i] for i in ranks]
+            values = [values[i] for i in ranks]
+            steps = [steps[i] for i in ranks]
+        window = slice(start, stop)
+        page = Metric.from_columns(repeat(key), values[window], timestamps[window], steps[window])
+        return page, len(values)
 
 
 def read_metric_columns(path: Path, key: str) -> tuple[list[int], list[float], list[int]]:

@@ -606,16 +606,16 @@ class FileStore:
         if max_results is not None:
             check_max_results(max_results, GET_METRIC_HISTORY_MAX_RESULTS)
         offset = decode_page_token(page_token)
+        end = None if max_results is None else offset + max_results
         try:
-            points = layout.read_sorted_metric_history(
-                run_dir / layout.METRICS / metric_key, metric_key
+            points, total = layout.read_sorted_metric_history(
+                run_dir / layout.METRICS / metric_key, metric_key, offset, end
             )
         except (FileNotFoundError, IsADirectoryError):
             return PagedList([], None)
-        if max_results is None:
-            return PagedList(points[offset:], None)
-        end = offset + max_results
-        return PagedList(points[offset:end], encode_page_token(end) if end < len(points) else None)
+        return PagedList(
+            points, encode_page_token(end) if end is not None and end < total else None
+        )
 
     def search_runs(
         self,

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cairn._collector import collector_paused
 from cairn.entities import (
     DatasetInput,
     LifecycleStage,
@@ -272,15 +273,16 @@ class RunMethods(SqlStoreBase):
             run_row(conn, run_id)
             return select_metric_history(conn, run_id, metric_key, limit, offset)
 
-        rows = self._read(read)
-        token = None
-        if max_results is not None and len(rows) > max_results:
-            rows = rows[:max_results]
-            token = encode_page_token(offset + max_results)
-        values, timestamps, steps, nans, infs = zip(*rows, strict=True) if rows else ((),) * 5
-        if any(nans) or any(infs):
-            values = tuple(map(decode_metric_value, values, nans, infs))
-        points = Metric.from_columns(repeat(metric_key), values, timestamps, steps)
+        with collector_paused():
+            rows = self._read(read)
+            token = None
+            if max_results is not None and len(rows) > max_results:
+                rows = rows[:max_results]
+                token = encode_page_token(offset + max_results)
+            values, timestamps, steps, nans, infs = zip(*rows, strict=True) if rows else ((),) * 5
+            if any(nans) or any(infs):
+                values = tuple(map(decode_metric_value, values, nans, infs))
+            points = Metric.from_columns(repeat(metric_key), values, timestamps, steps)
         return PagedList(points, token)
 
     def search_runs(
