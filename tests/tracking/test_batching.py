@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -186,6 +187,33 @@ def test_flush_of_all_runs_reports_a_store_crash(logger: BatchingLogger) -> None
     with pytest.raises(AsyncLoggingError, match="server went away") as caught:
         logger.flush()
     assert caught.value.error_code == ErrorCode.INTERNAL_ERROR
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_worker_that_died_is_replaced_by_the_next_write() -> None:
+    died: list[threading.Thread] = []
+
+    def end_the_worker(run_id: str, params: Sequence[Param]) -> Exception | None:
+        if died:
+            return None
+        died.append(threading.current_thread())
+        raise SystemExit  # ends the thread it is raised in, silently
+
+    store = RecordingStore(end_the_worker)
+    logger = BatchingLogger(flush_interval=0.01, max_queue=1000)
+    try:
+        logger.enqueue(store, "r1", points("m", 1))
+        assert store.entered.wait(10)
+        died[0].join(10)
+        assert not died[0].is_alive()
+        logger.enqueue(store, "r1", points("m", 1, start=1))
+        deadline = time.monotonic() + 10
+        while not store.metrics("r1") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # written by a new worker on its interval: nothing here flushed
+        assert [m.step for m in store.metrics("r1")] == [1]
+    finally:
+        logger.close(timeout=10)
 
 
 def test_a_full_queue_makes_the_caller_wait_and_drops_nothing() -> None:

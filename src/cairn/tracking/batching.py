@@ -131,15 +131,18 @@ class AsyncLoggingError(MlflowException):
 
 
 _async_setting: tuple[object, object, bool] | None = None
+_ASYNC_VARIABLES = (env.ASYNC_LOGGING.name, env.ASYNC_LOGGING.mlflow_name or "")
 # os.environ.get of an unset name raises and catches a KeyError inside, which costs more
 # than the rest of a log_metric call; on POSIX the encoded mapping answers directly.
 _environ_bytes = getattr(os.environ, "_data", None) if os.name == "posix" else None
+_async_variable_keys = tuple(map(os.fsencode, _ASYNC_VARIABLES))
 
 
-def _getenv(name: str) -> object:
+def _async_variables() -> tuple[object, object]:
     if isinstance(_environ_bytes, dict):
-        return _environ_bytes.get(os.fsencode(name))
-    return os.environ.get(name)
+        first, second = _async_variable_keys
+        return _environ_bytes.get(first), _environ_bytes.get(second)
+    return os.environ.get(_ASYNC_VARIABLES[0]), os.environ.get(_ASYNC_VARIABLES[1])
 
 
 def should_log_async(synchronous: bool | None) -> bool:
@@ -148,7 +151,7 @@ def should_log_async(synchronous: bool | None) -> bool:
     if synchronous is not None:
         return not synchronous
     # Asked on every logging call: parse the variables only when their text changes.
-    raw = (_getenv(env.ASYNC_LOGGING.name), _getenv(env.ASYNC_LOGGING.mlflow_name or ""))
+    raw = _async_variables()
     cached = _async_setting
     if cached is not None and cached[:2] == raw:
         return cached[2]
@@ -207,7 +210,7 @@ class BatchingLogger:
         with self._lock:
             if self._closing:
                 raise MlflowException("The background logger is closed; log synchronously.")
-            if self._worker is None or not self._worker.is_alive():
+            if self._worker is None:
                 self._start_worker()
             # An item larger than the whole queue is let in once the queue is empty.
             while self._pending and self._pending + size > self.max_queue:
@@ -280,11 +283,17 @@ class BatchingLogger:
 
     def _run(self) -> None:
         with self._lock:
-            while True:
-                items = self._take_items()
-                if items is None:
-                    return
-                self._write_taken(items)
+            try:
+                while True:
+                    items = self._take_items()
+                    if items is None:
+                        return
+                    self._write_taken(items)
+            finally:
+                # gone, however it ended: the next enqueue starts another (cheaper to
+                # learn here than to ask Thread.is_alive on every call)
+                if self._worker is threading.current_thread():
+                    self._worker = None
 
     def _take_queue(self) -> list[_Item]:
         """Take every queued item for the calling thread to write (the lock is held)."""
