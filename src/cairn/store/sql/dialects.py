@@ -49,11 +49,6 @@ def decode_metric_value(value: float, is_nan: bool, is_inf: bool) -> float:
     return float(value)
 
 
-def _placeholder(dialect: str) -> str:
-    """The driver's positional parameter marker (sqlite3: qmark; psycopg2, PyMySQL: format)."""
-    return "?" if dialect == "sqlite" else "%s"
-
-
 def _insert(table: sa.Table, dialect: str) -> Any:
     if dialect == "postgresql":
         return postgresql.insert(table)
@@ -131,7 +126,7 @@ def _bulk_insert(
     head = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in METRIC_COLUMNS)}) VALUES "
     )
-    placeholders = "(" + ", ".join([_placeholder(dialect)] * len(METRIC_COLUMNS)) + ")"
+    placeholders = "(" + ", ".join([plain.placeholder(dialect)] * len(METRIC_COLUMNS)) + ")"
     if dialect == "sqlite" or dialect in _MYSQL:
         plain.run_sql(conn, f"{head}{placeholders} {suffix}", list(rows), many=True)
         return
@@ -229,7 +224,7 @@ def select_metric_history(
     cost several times what the database does.
     """
     quote = conn.dialect.identifier_preparer.quote
-    mark = _placeholder(conn.dialect.name)
+    mark = plain.placeholder(conn.dialect.name)
     step, timestamp, value, is_nan, is_inf = map(
         quote, ("step", "timestamp", "value", "is_nan", "is_inf")
     )

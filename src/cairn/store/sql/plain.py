@@ -9,8 +9,8 @@ SQLAlchemy's (``IntegrityError``, ``OperationalError``...) so the deadlock retry
 and the duplicate checks see what they expect.
 
 Only for statements whose columns need no type processing: strings, integers,
-floats and booleans, which every supported driver converts itself. No expanding
-(``IN``) parameters.
+floats and booleans, which every supported driver converts itself. ``IN`` lists are
+written out by ``select_in``, not as SQLAlchemy's expanding parameters.
 """
 
 from __future__ import annotations
@@ -49,6 +49,11 @@ def _arguments(compiled: _Compiled, parameters: Mapping[str, Any]) -> Any:
     if compiled.order is None:
         return parameters
     return tuple(parameters[name] for name in compiled.order)
+
+
+def placeholder(dialect: str) -> str:
+    """The driver's positional parameter marker (sqlite3: qmark; psycopg2, PyMySQL: format)."""
+    return "?" if dialect == "sqlite" else "%s"
 
 
 def run_sql(
@@ -108,3 +113,28 @@ def execute_many(conn: sa.Connection, stmt: Any, rows: Sequence[Mapping[str, Any
         compiled = _compile(conn, stmt, tuple(rows[0]))
         arguments = [_arguments(compiled, row) for row in rows]
         run_sql(conn, compiled.sql, arguments, many=True)
+
+
+def select_in(
+    conn: sa.Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    where_in: tuple[str, Sequence[Any]],
+    order_by: Sequence[str] = (),
+) -> list[Any]:
+    """``SELECT columns FROM table WHERE column IN (values)``, as the driver's tuples.
+
+    What loading a page of runs reads from each child table: thousands of rows, for
+    which SQLAlchemy's expanding parameter and result rows cost more than the query.
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    column, values = where_in
+    marks = ", ".join([placeholder(conn.dialect.name)] * len(values))
+    sql = (
+        f"SELECT {', '.join(map(quote, columns))} FROM {quote(table.name)}"
+        f" WHERE {quote(column)} IN ({marks})"
+    )
+    if order_by:
+        sql += f" ORDER BY {', '.join(map(quote, order_by))}"
+    _, rows = run_sql(conn, sql, tuple(values), fetch=True)
+    return list(rows)

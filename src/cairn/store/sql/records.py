@@ -25,6 +25,7 @@ from cairn.entities import (
     RunInputs,
     RunTag,
 )
+from cairn.store.sql import plain
 from cairn.store.sql import tables as t
 from cairn.store.sql.dialects import decode_metric_value
 
@@ -93,22 +94,21 @@ def _key_values(
 ) -> dict[str, list[tuple[str, str]]]:
     found: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for chunk in chunked(run_ids):
-        query = sa.select(table.c.run_uuid, table.c.key, table.c.value).where(
-            table.c.run_uuid.in_(chunk)
-        )
-        for row in conn.execute(query):
-            found[row.run_uuid].append((row.key, row.value))
+        for run_id, key, value in plain.select_in(
+            conn, table, ("run_uuid", "key", "value"), ("run_uuid", chunk)
+        ):
+            found[run_id].append((key, value))
     return found
 
 
 def _latest_metrics(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, list[Metric]]:
-    lm = t.latest_metrics
+    columns = ("run_uuid", "key", "value", "timestamp", "step", "is_nan", "is_inf")
     found: dict[str, list[Metric]] = defaultdict(list)
     for chunk in chunked(run_ids):
-        query = sa.select(lm).where(lm.c.run_uuid.in_(chunk)).order_by(lm.c.key)
-        for row in conn.execute(query):
-            value = decode_metric_value(row.value, row.is_nan, row.is_inf)
-            found[row.run_uuid].append(Metric(row.key, value, row.timestamp, row.step))
+        rows = plain.select_in(conn, t.latest_metrics, columns, ("run_uuid", chunk), ["key"])
+        for run_id, key, value, timestamp, step, is_nan, is_inf in rows:
+            value = decode_metric_value(value, is_nan, is_inf)
+            found[run_id].append(Metric(key, value, timestamp, step))
     return found
 
 
