@@ -472,7 +472,9 @@ class RunIndex:
             encode_page_token(offset) if offset else None,
         )
         runs = [
-            dataclasses.replace(
+            run
+            if names[run.info.experiment_id] == run.info.experiment_id  # the usual numeric id
+            else dataclasses.replace(
                 run,
                 info=dataclasses.replace(run.info, experiment_id=names[run.info.experiment_id]),
             )

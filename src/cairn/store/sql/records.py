@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cairn._collector import collector_paused
 from cairn.entities import (
     Dataset,
     DatasetInput,
@@ -149,19 +150,20 @@ def _inputs(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, list[Datas
 def load_runs(conn: sa.Connection, rows: Sequence[Any]) -> list[Run]:
     """Runs for ``runs`` rows, in the same order, with params, tags, metrics and inputs."""
     run_ids = [row.run_uuid for row in rows]
-    params = _key_values(conn, t.params, run_ids)
-    tags = _key_values(conn, t.tags, run_ids)
-    metrics = _latest_metrics(conn, run_ids)
-    inputs = _inputs(conn, run_ids)
-    return [
-        Run(
-            info=run_info(row),
-            data=RunData(
-                metrics=metrics.get(row.run_uuid, ()),
-                params=[Param(k, v) for k, v in params.get(row.run_uuid, ())],
-                tags=[RunTag(k, v) for k, v in tags.get(row.run_uuid, ())],
-            ),
-            inputs=RunInputs(inputs.get(row.run_uuid, [])),
-        )
-        for row in rows
-    ]
+    with collector_paused():  # a page of 1,000 runs is tens of thousands of objects
+        params = _key_values(conn, t.params, run_ids)
+        tags = _key_values(conn, t.tags, run_ids)
+        metrics = _latest_metrics(conn, run_ids)
+        inputs = _inputs(conn, run_ids)
+        return [
+            Run(
+                info=run_info(row),
+                data=RunData(
+                    metrics=metrics.get(row.run_uuid, ()),
+                    params=[Param(k, v) for k, v in params.get(row.run_uuid, ())],
+                    tags=[RunTag(k, v) for k, v in tags.get(row.run_uuid, ())],
+                ),
+                inputs=RunInputs(inputs.get(row.run_uuid, [])),
+            )
+            for row in rows
+        ]
