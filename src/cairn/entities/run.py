@@ -95,6 +95,18 @@ class RunData:
         self._params = {p.key: p.value for p in params or ()}
         self._tags = {t.key: t.value for t in tags or ()}
 
+    @classmethod
+    def from_values(
+        cls, metrics: Iterable[Metric], params: dict[str, str], tags: dict[str, str]
+    ) -> RunData:
+        """A RunData owning these ``key -> value`` dicts, for bulk readers (no Param or
+        RunTag made only to be taken apart again)."""
+        data = cls.__new__(cls)
+        data._metric_objs = tuple(metrics)
+        data._params = params
+        data._tags = tags
+        return data
+
     @property
     def metrics(self) -> dict[str, float]:
         return {m.key: m.value for m in self._metric_objs}

@@ -19,12 +19,10 @@ from cairn.entities import (
     Experiment,
     InputTag,
     Metric,
-    Param,
     Run,
     RunData,
     RunInfo,
     RunInputs,
-    RunTag,
 )
 from cairn.store.sql import plain
 from cairn.store.sql import tables as t
@@ -92,13 +90,13 @@ def run_info(row: Any) -> RunInfo:
 
 def _key_values(
     conn: sa.Connection, table: sa.Table, run_ids: Sequence[str]
-) -> dict[str, list[tuple[str, str]]]:
-    found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {run_id: {} for run_id in run_ids}
     for chunk in chunked(run_ids):
         for run_id, key, value in plain.select_in(
             conn, table, ("run_uuid", "key", "value"), ("run_uuid", chunk)
         ):
-            found[run_id].append((key, value))
+            found[run_id][key] = value
     return found
 
 
@@ -158,10 +156,8 @@ def load_runs(conn: sa.Connection, rows: Sequence[Any]) -> list[Run]:
         return [
             Run(
                 info=run_info(row),
-                data=RunData(
-                    metrics=metrics.get(row.run_uuid, ()),
-                    params=[Param(k, v) for k, v in params.get(row.run_uuid, ())],
-                    tags=[RunTag(k, v) for k, v in tags.get(row.run_uuid, ())],
+                data=RunData.from_values(
+                    metrics.get(row.run_uuid, ()), params[row.run_uuid], tags[row.run_uuid]
                 ),
                 inputs=RunInputs(inputs.get(row.run_uuid, [])),
             )
