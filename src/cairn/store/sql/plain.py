@@ -121,20 +121,25 @@ def select_in(
     columns: Sequence[str],
     where_in: tuple[str, Sequence[Any]],
     order_by: Sequence[str] = (),
+    where_equal: Mapping[str, Any] | None = None,
 ) -> list[Any]:
-    """``SELECT columns FROM table WHERE column IN (values)``, as the driver's tuples.
+    """``SELECT columns FROM table WHERE [column = value AND ...] column IN (values)``, as
+    the driver's tuples.
 
     What loading a page of runs reads from each child table: thousands of rows, for
     which SQLAlchemy's expanding parameter and result rows cost more than the query.
     """
     quote = conn.dialect.identifier_preparer.quote
+    mark = placeholder(conn.dialect.name)
+    equal = where_equal or {}
     column, values = where_in
-    marks = ", ".join([placeholder(conn.dialect.name)] * len(values))
+    conditions = [f"{quote(name)} = {mark}" for name in equal]
+    conditions.append(f"{quote(column)} IN ({', '.join([mark] * len(values))})")
     sql = (
         f"SELECT {', '.join(map(quote, columns))} FROM {quote(table.name)}"
-        f" WHERE {quote(column)} IN ({marks})"
+        f" WHERE {' AND '.join(conditions)}"
     )
     if order_by:
         sql += f" ORDER BY {', '.join(map(quote, order_by))}"
-    _, rows = run_sql(conn, sql, tuple(values), fetch=True)
+    _, rows = run_sql(conn, sql, (*equal.values(), *values), fetch=True)
     return list(rows)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from cairn.entities import DatasetInput, Metric, Param, RunTag
 from cairn.entities.run_names import RUN_NAME_TAG
+from cairn.store.sql import plain
 from cairn.store.sql import tables as t
 from cairn.store.sql.dialects import (
     encode_metric_value,
@@ -24,12 +25,6 @@ from cairn.store.sql.dialects import (
     upsert,
 )
 from cairn.validation import check_param_unchanged
-
-# Built once (see runs._RUN_BY_ID); "keys" expands to the batch's keys.
-_PARAMS_OF_RUN = sa.select(t.params.c.key, t.params.c.value).where(
-    t.params.c.run_uuid == sa.bindparam("run_id"),
-    t.params.c.key.in_(sa.bindparam("keys", expanding=True)),
-)
 
 
 def write_params(conn: sa.Connection, run_id: str, params: Sequence[Param]) -> None:
@@ -43,7 +38,13 @@ def write_params(conn: sa.Connection, run_id: str, params: Sequence[Param]) -> N
         conn, t.params, [{"run_uuid": run_id, "key": k, "value": v} for k, v in wanted.items()]
     )
     stored: dict[str, str] = dict(
-        conn.execute(_PARAMS_OF_RUN, {"run_id": run_id, "keys": list(wanted)}).all()
+        plain.select_in(
+            conn,
+            t.params,
+            ("key", "value"),
+            ("key", list(wanted)),
+            where_equal={"run_uuid": run_id},
+        )
     )
     for key, value in wanted.items():
         check_param_unchanged(run_id, key, stored[key], value)
