@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
 
 import pytest
 
 from cairn.entities import Metric, Param, RunTag
+from cairn.store.sql.engine import _enter_wal_mode
 from cairn.store.sql.store import SqlStore
 
 PROCESSES = 4
@@ -85,3 +87,36 @@ def test_threads_sharing_one_store(sql_store: SqlStore) -> None:
         len(sql_store.get_metric_history(run_id, f"t{i}")) for run_id in run_ids for i in range(8)
     )
     assert total == 8 * 20
+
+
+class _BusyCursor:
+    """A cursor whose first ``busy`` PRAGMAs fail as SQLite does while another
+    connection holds the lock turning WAL on needs."""
+
+    def __init__(self, busy: int, message: str = "database is locked") -> None:
+        self.busy, self.message, self.calls = busy, message, 0
+
+    def execute(self, sql: str) -> None:
+        self.calls += 1
+        if self.calls <= self.busy:
+            raise sqlite3.OperationalError(self.message)
+
+
+def test_turning_wal_on_waits_out_a_locked_database() -> None:
+    cursor = _BusyCursor(busy=3)
+    _enter_wal_mode(cursor, busy_timeout=5.0)
+    assert cursor.calls == 4
+
+
+def test_turning_wal_on_gives_up_at_the_busy_timeout() -> None:
+    cursor = _BusyCursor(busy=1_000)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _enter_wal_mode(cursor, busy_timeout=0.2)
+    assert 2 <= cursor.calls < 1_000
+
+
+def test_turning_wal_on_does_not_retry_other_errors() -> None:
+    cursor = _BusyCursor(busy=1, message="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _enter_wal_mode(cursor, busy_timeout=5.0)
+    assert cursor.calls == 1

@@ -76,7 +76,8 @@ def _start_time_hint(run_dir: Path) -> int:
 
     Runs are synced in this order so that their rows lie in the index's tables in the
     order searches walk them (the start_time index), as in a SQL store fed run by run;
-    in directory order, a search at 20,000 runs took 1.5x as long.
+    in directory order, most searches at 20,000 runs took 1.4-1.6x as long. The extra
+    read costs ~16 us a run, under 2% of syncing it.
     """
     try:
         match = _START_TIME_LINE.search((run_dir / layout.META).read_bytes())
