@@ -93,6 +93,32 @@ def test_flush_writes_everything_enqueued_in_order(logger: BatchingLogger) -> No
     assert [m.step for m in store.metrics("r1", "loss")] == list(range(2500))
 
 
+def test_consecutive_points_of_a_run_join_one_item_without_touching_the_callers_list(
+    logger: BatchingLogger,
+) -> None:
+    store = RecordingStore()
+    first = points("m", 3)
+    logger.enqueue(store, "r1", first)
+    logger.enqueue(store, "r1", points("m", 2, start=3))
+    logger.enqueue(store, "r2", points("m", 1))
+    logger.enqueue(store, "r1", points("m", 1, start=5))  # after r2's: a new item
+    logger.enqueue(store, "r1", params=[Param("p", "v")])
+    logger.enqueue(store, "r1", points("m", 1, start=6))  # after params: a new item
+    assert [(item[2], len(item[3])) for item in logger._queue] == [
+        ("r1", 5),
+        ("r2", 1),
+        ("r1", 1),
+        ("r1", 0),
+        ("r1", 1),
+    ]
+    assert first == points("m", 3)
+    logger.flush("r1")  # covers the points that joined an earlier item
+    assert [m.step for m in store.metrics("r1", "m")] == list(range(7))
+    assert [p.key for _, _, ps, _ in store.calls for p in ps] == ["p"]
+    logger.flush()
+    assert [m.step for m in store.metrics("r2", "m")] == [0]
+
+
 def test_batches_are_packed_up_to_mlflow_limits(logger: BatchingLogger) -> None:
     store = RecordingStore()
     for i in range(30):

@@ -75,8 +75,9 @@ class BatchSink(Protocol):
     ) -> None: ...
 
 
-# (sequence number, store, run id, metrics, params, tags)
-_Item = tuple[int, BatchSink, str, Sequence["Metric"], Sequence["Param"], Sequence["RunTag"]]
+# (sequence number, store, run id, metrics, params, tags); the metrics list is the
+# logger's own, so that later points for the same run can be appended to it
+_Item = tuple[int, BatchSink, str, list["Metric"], Sequence["Param"], Sequence["RunTag"]]
 _Batch = tuple[list["Metric"], list["Param"], list["RunTag"]]
 _MAX_KEYS_NAMED = 10
 
@@ -215,9 +216,25 @@ class BatchingLogger:
             # An item larger than the whole queue is let in once the queue is empty.
             while self._pending and self._pending + size > self.max_queue:
                 self._not_full.wait()
-            self._seq += 1
-            self._queue.append((self._seq, store, run_id, metrics, params, tags))
-            self._last_seq[run_id] = self._seq
+            queue = self._queue
+            last = queue[-1] if queue else None
+            if (
+                last is not None
+                and not params
+                and not tags
+                and last[2] == run_id
+                and last[1] is store
+                and not last[4]
+                and not last[5]
+            ):
+                # More points for the run the last item is for (a training loop's steady
+                # state): one growing item, not one per call, so the writer handles
+                # thousands of points in a few slices rather than a Python loop over items.
+                last[3].extend(metrics)
+            else:
+                self._seq += 1
+                queue.append((self._seq, store, run_id, list(metrics), params, tags))
+                self._last_seq[run_id] = self._seq
             self._pending += size
             before = self._queued
             self._queued = before + size
