@@ -1,0 +1,136 @@
+"""What SQLite alone does on this machine, under the SQL store's work for W2, W3 and W5.
+
+python -m benchmarks.floors [--runs N]
+
+The tables are created by Cairn's SQL store (MLflow's schema); then the same statements
+the store runs go straight to ``sqlite3``, with no Cairn, SQLAlchemy or HTTP on top and
+the store's settings (WAL, ``synchronous=FULL``: every commit is durable). A Cairn
+figure cannot beat these; where 20x MLflow's figure needs more than the floor, the
+target is out of reach for SQLite on this machine whatever the code above it does.
+Prints and never asserts, like the workload scripts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Results, parse_args, scratch_dir
+
+INSERT_POINTS = (
+    "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan, is_inf) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+UPSERT_LATEST = (
+    "INSERT INTO latest_metrics (run_uuid, key, step, timestamp, value, is_nan, is_inf) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value, "
+    "step = excluded.step, timestamp = excluded.timestamp"
+)
+CHILD_TABLES = {
+    "runs": "*",
+    "params": "run_uuid, key, value",
+    "tags": "run_uuid, key, value",
+    "latest_metrics": "run_uuid, key, value, timestamp, step, is_nan, is_inf",
+}
+
+
+def make_store(path: Path, runs: int) -> list[str]:
+    """A database with Cairn's schema holding ``runs`` W3-like runs; their ids."""
+    import cairn
+
+    client = cairn.MlflowClient(f"sqlite:///{path}")
+    experiment_id = client.create_experiment("floors")
+    run_ids = []
+    for index in range(runs):
+        run_id = client.create_run(experiment_id).info.run_id
+        client.log_batch(
+            run_id,
+            metrics=[cairn.entities.Metric(f"m{k}", index / runs, 1, 0) for k in range(5)],
+            params=[cairn.entities.Param(f"p{k}", f"v{index % 10}") for k in range(5)],
+            tags=[cairn.entities.RunTag(f"t{k}", f"tag-{index % 100}") for k in range(3)],
+        )
+        run_ids.append(run_id)
+    cairn.flush()
+    return run_ids
+
+
+def committed(db: sqlite3.Connection, statements: Sequence[tuple[str, list[Any]]]) -> None:
+    """One write transaction, as the store makes for a log_batch."""
+    db.execute("BEGIN IMMEDIATE")
+    for sql, rows in statements:
+        db.executemany(sql, rows)
+    db.execute("COMMIT")
+
+
+def points(run_id: str, keys: int, step: int) -> list[tuple[Any, ...]]:
+    return [(run_id, f"m{k}", step, 1_700_000_000_000 + step, float(step), 0, 0) for k in keys]
+
+
+def rate(count: int, work: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    work()
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    args = parse_args(__doc__, runs=0)
+    results = Results("floors", "sqlite3")
+    with scratch_dir() as directory:
+        path = directory / "floors.db"
+        run_ids = make_store(path, args.runs or 500)
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+
+        # W2: a run's 100,000 points of one key, 1,000 a transaction
+        def w2() -> None:
+            for start in range(0, 100_000, 1000):
+                rows = [
+                    (run_ids[0], "w2", i, 1_700_000_000_000 + i, float(i), 0, 0)
+                    for i in range(start, start + 1000)
+                ]
+                committed(db, [(INSERT_POINTS, rows), (UPSERT_LATEST, rows[-1:])])
+
+        results.add("W2 floor: 1,000 points a transaction", rate(100_000, w2), "points/s")
+
+        # W5's concurrent case: 8 runs take turns logging 100 keys at a step
+        writers, rounds = run_ids[:8], 40
+
+        def w5() -> None:
+            for step in range(rounds):
+                for run_id in writers:
+                    rows = points(run_id, range(100), step)
+                    committed(db, [(INSERT_POINTS, rows), (UPSERT_LATEST, rows)])
+
+        results.add(
+            "W5 floor: log-batch of 100 keys, 8 runs in turn",
+            rate(rounds * len(writers), w5),
+            "batches/s",
+        )
+
+        # W3's full listing: the runs and their child rows, one query a table
+        marks = ", ".join("?" * len(run_ids))
+        timings = []
+        for _ in range(9):
+            started = time.perf_counter()
+            for table, columns in CHILD_TABLES.items():
+                db.execute(
+                    f"SELECT {columns} FROM {table} WHERE run_uuid IN ({marks})", run_ids
+                ).fetchall()
+            timings.append(time.perf_counter() - started)
+        results.add(
+            f"W3 floor: listing's queries over {len(run_ids):,} runs (median)",
+            statistics.median(timings) * 1000,
+            "ms",
+            higher_is_better=False,
+        )
+        db.close()
+    results.emit()
+
+
+if __name__ == "__main__":
+    main()
