@@ -194,3 +194,58 @@ def test_metric_history_pages(tmp_path: Path) -> None:
     assert [m.step for m in rest] == [4, 5, 6, 7, 8, 9]
     assert rest.token is None
     assert store.get_metric_history(run_id, "missing") == []
+
+
+def test_get_run_follows_metric_files_written_behind_its_back(tmp_path: Path) -> None:
+    """Latest values come from what each file gained since the last read, and a file that
+    was replaced or shortened is read again whole."""
+    store = FileStore(str(tmp_path / "mlruns"))
+    run_id = store.create_run(store.create_experiment("e"), "me", 1, [], "r").info.run_id
+    store.log_batch(run_id, metrics=[Metric("loss", 0.5, 10, 1), Metric("loss", 0.4, 20, 2)])
+    assert store.get_run(run_id).data.metrics == {"loss": 0.4}
+    path = next((tmp_path / "mlruns").glob(f"*/{run_id}/metrics/loss"))
+
+    def latest() -> tuple[float, int, int]:
+        (point,) = store.get_run(run_id).data.metric_objects
+        return point.value, point.timestamp, point.step
+
+    with path.open("a") as handle:  # another writer (MLflow) appends
+        handle.write("30 0.9 1\n")  # an older step: not the latest
+    assert latest() == (0.4, 20, 2)
+    with path.open("a") as handle:
+        handle.write("40 0.3 3\n50 0.2")  # the second line is still being written
+    assert latest() == (0.3, 40, 3)
+    with path.open("a") as handle:
+        handle.write(" 4\n")
+    assert latest() == (0.2, 50, 4)
+    path.write_text("60 0.7 1\n")  # shortened in place
+    assert latest() == (0.7, 60, 1)
+    replacement = path.with_name("new")
+    replacement.write_text("70 0.8 1\n")  # same size, another file
+    replacement.replace(path)
+    assert latest() == (0.8, 70, 1)
+    path.unlink()
+    assert store.get_run(run_id).data.metrics == {}
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        [(1.0, 10, 0), (2.0, 5, 1), (0.5, 6, 1)],  # the highest step wins
+        [(1.0, 10, 2), (3.0, 10, 2), (2.0, 10, 2)],  # then the highest timestamp, value
+        [(1.0, 10, 2), (math.nan, 10, 2), (5.0, 10, 2)],  # NaN ranks above every value
+        [(-math.inf, 3, 7)],
+    ],
+)
+def test_latest_of_columns_agrees_with_latest_metric(
+    points: list[tuple[float, int, int]],
+) -> None:
+    metrics = [Metric("k", value, timestamp, step) for value, timestamp, step in points]
+    values, timestamps, steps = (list(column) for column in zip(*points, strict=True))
+    expected = layout.latest_metric(metrics)
+    found = layout.latest_of_columns("k", timestamps, values, steps)
+    assert found is not None
+    assert (found.timestamp, found.step) == (expected.timestamp, expected.step)
+    both_nan = math.isnan(found.value) and math.isnan(expected.value)
+    assert both_nan or found.value == expected.value
+    assert layout.latest_of_columns("k", [], [], []) is None

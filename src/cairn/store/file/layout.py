@@ -157,17 +157,25 @@ def read_sorted_metric_history(
 
 
 def read_metric_columns(path: Path, key: str) -> tuple[list[int], list[float], list[int]]:
-    """``(timestamps, values, steps)`` of a metric file, parsed column by column.
-
-    This is ``get_metric_history``'s hot path: one read and one split, with the
-    conversions done by ``map`` rather than a Python call per line. It applies when every
-    line has the usual three fields; any other file goes line by line. A line of two or
-    five fields cannot slip through misread: a misaligned column would hand a value
-    (always written with a ".", "e", "nan" or "inf") to ``int``, which refuses it.
-    """
+    """``(timestamps, values, steps)`` of a metric file (see ``parse_metric_columns``)."""
     with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    text = text[: text.rfind("\n") + 1]  # drop an unfinished tail
+        return parse_metric_columns(handle.read(), key)
+
+
+def parse_metric_columns(text: str, key: str) -> tuple[list[int], list[float], list[int]]:
+    """``(timestamps, values, steps)`` of metric lines, parsed column by column.
+
+    This is ``get_metric_history``'s hot path: one split, with the conversions done by
+    ``map`` rather than a Python call per line. It applies when every line has the usual
+    three fields; any other text goes line by line. A line of two or five fields cannot
+    slip through misread: a misaligned column would hand a value (always written with a
+    ".", "e", "nan" or "inf") to ``int``, which refuses it. An unfinished last line is
+    left out.
+
+    Raises:
+        ValueError: a line is not a metric line.
+    """
+    text = text[: text.rfind("\n") + 1]
     parts = text.split()
     if len(parts) == 3 * text.count("\n"):
         try:
@@ -201,6 +209,21 @@ def latest_metric(points: Sequence[Metric]) -> Metric:
     step, timestamp = best.step, best.timestamp
     ties = [p for p in points if p.step == step and p.timestamp == timestamp]
     return best if len(ties) == 1 else max(ties, key=metric_sort_key)
+
+
+def latest_of_columns(
+    key: str, timestamps: Sequence[int], values: Sequence[float], steps: Sequence[int]
+) -> Metric | None:
+    """``latest_metric`` over parallel columns, making a Metric only for the candidates."""
+    if not values:
+        return None
+    best = max(zip(steps, timestamps, strict=True))
+    ties = [
+        Metric(key, value, timestamp, step)
+        for step, timestamp, value in zip(steps, timestamps, values, strict=True)
+        if step == best[0] and timestamp == best[1]
+    ]
+    return max(ties, key=metric_sort_key)
 
 
 # -- key -> file trees (params, tags, metrics) ----------------------------------------------

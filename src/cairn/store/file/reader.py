@@ -22,7 +22,7 @@ from cairn.entities import (
     RunInputs,
     RunTag,
 )
-from cairn.store.file import layout
+from cairn.store.file import layout, tails
 
 
 def list_subdirs(directory: Path) -> Iterator[os.DirEntry[str]]:
@@ -63,15 +63,21 @@ def read_deleted_time(run_dir: Path) -> int | None:
     return None if value is None else int(value)
 
 
-def read_latest_metrics(run_dir: Path) -> list[Metric]:
+def read_latest_metrics(run_dir: Path, cache: tails.LatestPoints | None = None) -> list[Metric]:
+    """The latest point of each of a run's metrics; ``cache`` spares re-reading what a
+    file held the last time it was asked."""
     latest = []
     for key, path in layout.iter_key_files(run_dir / layout.METRICS):
         try:
-            points = layout.read_metric_history(path, key)
+            if cache is not None:
+                point = cache.get(str(path), key)
+            else:
+                points = layout.read_metric_history(path, key)
+                point = layout.latest_metric(points) if points else None
         except FileNotFoundError:
             continue
-        if points:
-            latest.append(layout.latest_metric(points))
+        if point is not None:
+            latest.append(point)
     return latest
 
 
@@ -101,7 +107,9 @@ def read_inputs(run_dir: Path, experiment_dir: Path) -> list[DatasetInput]:
     return inputs
 
 
-def read_run(run_dir: Path, info: RunInfo | None = None) -> Run | None:
+def read_run(
+    run_dir: Path, info: RunInfo | None = None, latest: tails.LatestPoints | None = None
+) -> Run | None:
     """A whole run: info, params, tags, the latest value of each metric, and its inputs."""
     info = info or read_run_info(run_dir)
     if info is None:
@@ -110,7 +118,7 @@ def read_run(run_dir: Path, info: RunInfo | None = None) -> Run | None:
     if not info.run_name and tags.get("mlflow.runName"):
         info = _with_run_name(info, tags["mlflow.runName"])
     data = RunData(
-        metrics=read_latest_metrics(run_dir),
+        metrics=read_latest_metrics(run_dir, latest),
         params=[Param(k, v) for k, v in read_params(run_dir).items()],
         tags=[RunTag(k, v) for k, v in tags.items()],
     )

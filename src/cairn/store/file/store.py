@@ -51,7 +51,7 @@ from cairn.exceptions import (
 )
 from cairn.search import evaluate, grammar
 from cairn.search.paging import decode_page_token, encode_page_token, paginate
-from cairn.store.file import layout, reader
+from cairn.store.file import layout, reader, tails
 from cairn.store.file.atomic import append_text, create_file_once, replace_file
 from cairn.store.file.index import RunIndex
 from cairn.validation import (
@@ -143,6 +143,8 @@ class FileStore:
         self._experiment_basics: layout.ParsedFiles[tuple[str, str]] = layout.ParsedFiles(
             _PARSED_CACHE_SIZE
         )
+        # metric file -> its latest point, for reading runs without parsing whole histories
+        self._latest_points = tails.LatestPoints(_PARSED_CACHE_SIZE)
         self._lock = threading.Lock()
         if not (self.root / layout.DEFAULT_EXPERIMENT_ID).is_dir() and not self._has_experiments():
             self.root.mkdir(parents=True, exist_ok=True)
@@ -485,7 +487,7 @@ class FileStore:
 
     def get_run(self, run_id: str) -> Run:
         run_dir = self._run_dir(run_id)
-        run = reader.read_run(run_dir, self._run_info(run_dir))
+        run = reader.read_run(run_dir, self._run_info(run_dir), self._latest_points)
         assert run is not None
         return run
 
@@ -660,7 +662,7 @@ class FileStore:
                 if info is None or info.experiment_id != experiment_dir.name:
                     continue
                 if info.lifecycle_stage in stages:
-                    run = reader.read_run(run_dir, info)
+                    run = reader.read_run(run_dir, info, self._latest_points)
                     if run is not None:
                         yield run
 
