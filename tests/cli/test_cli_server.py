@@ -42,6 +42,7 @@ def test_defaults_match_mlflow(command: str, served: list[dict[str, Any]]) -> No
             "host": "127.0.0.1",
             "port": 5000,
             "workers": 1,
+            "access_log": False,
         }
     ]
 
@@ -62,6 +63,7 @@ def test_every_option_is_passed_on(served: list[dict[str, Any]]) -> None:
         "8080",
         "--workers",
         "3",
+        "--access-log",
     ]
 
     result = CliRunner().invoke(main, args)
@@ -77,6 +79,7 @@ def test_every_option_is_passed_on(served: list[dict[str, Any]]) -> None:
             "host": "0.0.0.0",
             "port": 8080,
             "workers": 3,
+            "access_log": True,
         }
     ]
 
@@ -126,15 +129,20 @@ def _free_port() -> int:
 
 
 @pytest.mark.server
-def test_real_server_serves_the_store(tmp_path: Path) -> None:
+@pytest.mark.parametrize("access_log", [False, True])
+def test_real_server_serves_the_store(tmp_path: Path, access_log: bool) -> None:
     uri = f"sqlite:///{tmp_path / 'served.db'}"
     experiment_id = MlflowClient(uri).create_experiment("served")
     port = _free_port()
-    url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get?experiment_id={experiment_id}"
+    path = f"/api/2.0/mlflow/experiments/get?experiment_id={experiment_id}"
+    url = f"http://127.0.0.1:{port}{path}"
     log = tmp_path / "server.log"
+    argv = [sys.executable, "-m", "cairn", "server", "--backend-store-uri", uri, "-p", str(port)]
+    if access_log:
+        argv.append("--access-log")
     with log.open("w") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "cairn", "server", "--backend-store-uri", uri, "-p", str(port)],
+            argv,
             cwd=tmp_path,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -154,3 +162,5 @@ def test_real_server_serves_the_store(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    # one line per request only when asked for
+    assert (f'"GET {path} HTTP/1.1" 200' in log.read_text()) is access_log

@@ -54,6 +54,12 @@ _OPTIONS = [
         show_default=True,
         help="Number of server processes.",
     ),
+    click.option(
+        "--access-log/--no-access-log",
+        default=False,
+        show_default=True,
+        help="Print a line for every request served.",
+    ),
 ]
 
 
@@ -72,6 +78,7 @@ def _serve(
     host: str,
     port: int,
     workers: int,
+    access_log: bool,
 ) -> None:
     if artifacts_only and not serve_artifacts:
         raise click.UsageError(
@@ -89,6 +96,7 @@ def _serve(
         host=host,
         port=port,
         workers=workers,
+        access_log=access_log,
     )
 
 
