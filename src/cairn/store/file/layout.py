@@ -25,11 +25,10 @@ import hashlib
 import math
 import operator
 import os
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import repeat
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import yaml
 
@@ -44,8 +43,6 @@ from cairn.entities import (
     RunInfo,
     RunStatus,
 )
-
-_Parsed = TypeVar("_Parsed")
 
 META = "meta.yaml"
 TRASH = ".trash"
@@ -250,54 +247,6 @@ def _iter_key_paths(directory: str) -> Iterator[tuple[str, str]]:
                 stack.append((entry.path, key + "/"))
             else:
                 yield key, entry.path
-
-
-def file_signature(path: str | Path) -> tuple[int, int, int, int] | None:
-    """Inode, size and change times: they change whenever the file is rewritten in place
-    or replaced, so they tell when a cached parse of it is stale. None if it is missing."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-class ParsedFiles(Generic[_Parsed]):
-    """What was parsed from files, each entry kept while its file's signature holds.
-
-    The file is stat'ed *before* it is parsed: a rewrite racing the parse can only leave
-    a stale signature, which forces a parse next time. Cleared when full.
-    """
-
-    def __init__(self, max_entries: int) -> None:
-        self._max_entries = max_entries
-        self._entries: dict[str, tuple[tuple[int, int, int, int], _Parsed]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, path: str, parse: Callable[[], _Parsed]) -> _Parsed:
-        """The cached parse of ``path``, or ``parse()`` when the file changed since."""
-        signature = file_signature(path)
-        if signature is not None:
-            with self._lock:
-                cached = self._entries.get(path)
-            if cached is not None and cached[0] == signature:
-                return cached[1]
-        parsed = parse()
-        if signature is not None:
-            self._put(path, signature, parsed)
-        return parsed
-
-    def remember(self, path: str, parsed: _Parsed) -> None:
-        """Cache ``parsed`` for the file as it is now (one just written by this process)."""
-        signature = file_signature(path)
-        if signature is not None:
-            self._put(path, signature, parsed)
-
-    def _put(self, path: str, signature: tuple[int, int, int, int], parsed: _Parsed) -> None:
-        with self._lock:
-            if len(self._entries) >= self._max_entries:
-                self._entries.clear()
-            self._entries[path] = (signature, parsed)
 
 
 def read_text(path: str | Path) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 from cairn import env
 from cairn.entities import LifecycleStage, Metric
 from cairn.search import evaluate
-from cairn.store.file import layout, reader, tails
+from cairn.store.file import caches, layout, reader, tails
 from cairn.store.file.backlog import RunBacklog
 
 SYNC_TABLE = "cairn_file_sync"
@@ -442,7 +442,7 @@ class RunMirror:
         # last wrote the row, and the row still holds those values, there is nothing to
         # read or write. The row is checked rather than trusted: a rolled-back
         # transaction or another process may have changed it.
-        signature = layout.file_signature(experiment_dir / layout.META)
+        signature = caches.file_signature(experiment_dir / layout.META)
         cached = self._experiment_rows.get(experiment_dir)
         if signature is not None and cached is not None and cached[0] == signature:
             key = experiment_key(db, experiment_dir.name, create=False)

@@ -22,7 +22,7 @@ from cairn.entities import (
     RunInputs,
     RunTag,
 )
-from cairn.store.file import layout, tails
+from cairn.store.file import caches, layout
 
 
 def list_subdirs(directory: Path) -> Iterator[os.DirEntry[str]]:
@@ -63,7 +63,7 @@ def read_deleted_time(run_dir: Path) -> int | None:
     return None if value is None else int(value)
 
 
-def read_latest_metrics(run_dir: Path, cache: tails.LatestPoints | None = None) -> list[Metric]:
+def read_latest_metrics(run_dir: Path, cache: caches.LatestPoints | None = None) -> list[Metric]:
     """The latest point of each of a run's metrics; ``cache`` spares re-reading what a
     file held the last time it was asked."""
     latest = []
@@ -108,7 +108,7 @@ def read_inputs(run_dir: Path, experiment_dir: Path) -> list[DatasetInput]:
 
 
 def read_run(
-    run_dir: Path, info: RunInfo | None = None, latest: tails.LatestPoints | None = None
+    run_dir: Path, info: RunInfo | None = None, latest: caches.LatestPoints | None = None
 ) -> Run | None:
     """A whole run: info, params, tags, the latest value of each metric, and its inputs."""
     info = info or read_run_info(run_dir)

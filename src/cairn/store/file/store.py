@@ -51,7 +51,7 @@ from cairn.exceptions import (
 )
 from cairn.search import evaluate, grammar
 from cairn.search.paging import decode_page_token, encode_page_token, paginate
-from cairn.store.file import layout, reader, tails
+from cairn.store.file import caches, layout, reader
 from cairn.store.file.atomic import append_text, create_file_once, replace_file
 from cairn.store.file.index import RunIndex
 from cairn.validation import (
@@ -138,13 +138,13 @@ class FileStore:
         self.artifact_root = _as_file_uri(default_artifact_root or str(self.root))
         self._run_dirs: dict[str, Path] = {}
         # run meta.yaml -> its RunInfo; see _run_info
-        self._run_infos: layout.ParsedFiles[RunInfo | None] = layout.ParsedFiles(_PARSED_CACHE_SIZE)
+        self._run_infos: caches.ParsedFiles[RunInfo | None] = caches.ParsedFiles(_PARSED_CACHE_SIZE)
         # experiment meta.yaml -> (lifecycle stage, artifact location)
-        self._experiment_basics: layout.ParsedFiles[tuple[str, str]] = layout.ParsedFiles(
+        self._experiment_basics: caches.ParsedFiles[tuple[str, str]] = caches.ParsedFiles(
             _PARSED_CACHE_SIZE
         )
         # metric file -> its latest point, for reading runs without parsing whole histories
-        self._latest_points = tails.LatestPoints(_PARSED_CACHE_SIZE)
+        self._latest_points = caches.LatestPoints(_PARSED_CACHE_SIZE)
         self._lock = threading.Lock()
         if not (self.root / layout.DEFAULT_EXPERIMENT_ID).is_dir() and not self._has_experiments():
             self.root.mkdir(parents=True, exist_ok=True)
