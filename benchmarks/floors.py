@@ -16,7 +16,8 @@ from __future__ import annotations
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 import cairn
@@ -64,7 +65,7 @@ def committed(db: sqlite3.Connection, statements: Sequence[tuple[str, list[Any]]
     db.execute("COMMIT")
 
 
-def points(run_id: str, keys: int, step: int) -> list[tuple[Any, ...]]:
+def points(run_id: str, keys: Iterable[int], step: int) -> list[tuple[Any, ...]]:
     return [(run_id, f"m{k}", step, 1_700_000_000_000 + step, float(step), 0, 0) for k in keys]
 
 
@@ -98,12 +99,12 @@ def main() -> None:
             if start % 20_000 < 10_000:
                 rows = [(run_ids[0], "w2", i, 1_700_000_000_000 + i, float(i), 0, 0) for i in steps]
                 statements = [(INSERT_POINTS, rows), (UPSERT_LATEST, rows[-1:])]
-                bare_s += timed(lambda statements=statements: committed(db, statements))
-            batch = [cairn.entities.Metric("w2", float(i), 1_700_000_000_000 + i, i) for i in steps]
-            if start % 20_000 >= 10_000:
-                cairn_s += timed(
-                    lambda batch=batch: w2_client.log_batch(w2_run, metrics=batch, synchronous=True)
-                )
+                bare_s += timed(partial(committed, db, statements))
+            else:
+                batch = [
+                    cairn.entities.Metric("w2", float(i), 1_700_000_000_000 + i, i) for i in steps
+                ]
+                cairn_s += timed(partial(w2_client.log_batch, w2_run, batch, synchronous=True))
         results.add("W2 floor: 1,000 points a transaction", 50_000 / bare_s, "points/s")
         results.add("W2 Cairn SQL store, the same batches", 50_000 / cairn_s, "points/s")
 

@@ -100,7 +100,8 @@ def test_metric_line_variants(line: str, expected: tuple[float, int, int]) -> No
 def test_unterminated_last_line_is_ignored(tmp_path: Path) -> None:
     path = tmp_path / "m"
     path.write_text("1 0.5 0\n2 0.7 1\n3 0.")
-    assert [m.value for m in layout.read_metric_history(path, "m")] == [0.5, 0.7]
+    _, values, _ = layout.read_metric_columns(path, "m")
+    assert values == [0.5, 0.7]
 
 
 def test_old_meta_variants_are_read(tmp_path: Path) -> None:

@@ -3,10 +3,12 @@
 - ``ParsedFiles``: what was parsed from whole files (``meta.yaml``), kept while the file's
   signature (inode, size, change times) holds.
 - ``LatestPoints``: the latest point of each metric file, brought up to date from the bytes
-  appended since (metric files only grow; see ``tails``).
+  appended since. It trusts, as the search index does (see ``tails``), that metric files
+  only grow: a file replaced or shortened is noticed, one rewritten in place to a larger
+  size is not.
 
-Both are bounded and cleared when full; both check the file on every use, so another
-process's writes are seen at once.
+Both are bounded and cleared when full, and both stat the file on every use, so another
+process's appends and replacements are seen at once.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class LatestPoints:
             if start == status.st_size:
                 return latest  # nothing appended since
         with collector_paused():
-            columns, offset = tails.read_tail_columns(path, key, start)
+            columns, offset = tails.read_metric_tail(path, key, start)
         newest = layout.latest_of_columns(key, *columns)
         if newest is not None:
             latest = newest if latest is None else layout.latest_metric([latest, newest])

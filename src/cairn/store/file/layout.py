@@ -124,17 +124,6 @@ def parse_metric_line(key: str, line: str) -> Metric:
     return Metric(key, float(parts[1]), int(parts[0]), step)
 
 
-def read_metric_history(path: Path, key: str) -> list[Metric]:
-    """Every point in a metric file, in file order.
-
-    Writers always end a line with a newline in the same write call, so an unterminated
-    tail can only be an append caught half-way; it is left for the next read.
-    """
-    with collector_paused():
-        timestamps, values, steps = read_metric_columns(path, key)
-        return Metric.from_columns(repeat(key), values, timestamps, steps)
-
-
 def read_sorted_metric_history(
     path: Path, key: str, start: int = 0, stop: int | None = None
 ) -> tuple[list[Metric], int]:

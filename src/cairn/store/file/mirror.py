@@ -380,15 +380,16 @@ def catch_up_metrics(
             continue
         whole = start is None or size < start
         try:
-            points, offset = tails.read_metric_tail(
+            columns, offset = tails.read_metric_tail(
                 run_dir / layout.METRICS / key, key, 0 if whole else start or 0
             )
         except (FileNotFoundError, ValueError):
             continue  # gone, or not a metric file: the files stay the truth
         if whole:
             reread.append((run_id, key))
-        if points:
-            newest.append(layout.latest_metric(points))
+        point = layout.latest_of_columns(key, *columns)
+        if point is not None:
+            newest.append(point)
         offsets.append((run_id, key, offset))
     gone = [(run_id, key) for key in recorded if key not in sizes]
     if reread or gone:

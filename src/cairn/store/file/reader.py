@@ -63,17 +63,13 @@ def read_deleted_time(run_dir: Path) -> int | None:
     return None if value is None else int(value)
 
 
-def read_latest_metrics(run_dir: Path, cache: caches.LatestPoints | None = None) -> list[Metric]:
+def read_latest_metrics(run_dir: Path, cache: caches.LatestPoints) -> list[Metric]:
     """The latest point of each of a run's metrics; ``cache`` spares re-reading what a
     file held the last time it was asked."""
     latest = []
     for key, path in layout.iter_key_files(run_dir / layout.METRICS):
         try:
-            if cache is not None:
-                point = cache.get(str(path), key)
-            else:
-                points = layout.read_metric_history(path, key)
-                point = layout.latest_metric(points) if points else None
+            point = cache.get(str(path), key)
         except FileNotFoundError:
             continue
         if point is not None:
@@ -107,13 +103,9 @@ def read_inputs(run_dir: Path, experiment_dir: Path) -> list[DatasetInput]:
     return inputs
 
 
-def read_run(
-    run_dir: Path, info: RunInfo | None = None, latest: caches.LatestPoints | None = None
-) -> Run | None:
-    """A whole run: info, params, tags, the latest value of each metric, and its inputs."""
-    info = info or read_run_info(run_dir)
-    if info is None:
-        return None
+def read_run(run_dir: Path, info: RunInfo, latest: caches.LatestPoints) -> Run:
+    """A whole run: its info (read by the caller), params, tags, the latest value of each
+    metric, and its inputs."""
     tags = read_tags(run_dir)
     if not info.run_name and tags.get("mlflow.runName"):
         info = _with_run_name(info, tags["mlflow.runName"])

@@ -487,9 +487,7 @@ class FileStore:
 
     def get_run(self, run_id: str) -> Run:
         run_dir = self._run_dir(run_id)
-        run = reader.read_run(run_dir, self._run_info(run_dir), self._latest_points)
-        assert run is not None
-        return run
+        return reader.read_run(run_dir, self._run_info(run_dir), self._latest_points)
 
     def update_run_info(
         self,
@@ -662,9 +660,7 @@ class FileStore:
                 if info is None or info.experiment_id != experiment_dir.name:
                     continue
                 if info.lifecycle_stage in stages:
-                    run = reader.read_run(run_dir, info, self._latest_points)
-                    if run is not None:
-                        yield run
+                    yield reader.read_run(run_dir, info, self._latest_points)
 
     # -- garbage collection -----------------------------------------------------------------
     def deleted_run_ids(self, older_than_ms: int | None = None) -> list[str]:

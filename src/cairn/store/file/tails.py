@@ -10,10 +10,8 @@ read again from the start.
 from __future__ import annotations
 
 import os
-from itertools import repeat
 from pathlib import Path
 
-from cairn.entities import Metric
 from cairn.store.file import layout
 
 
@@ -43,8 +41,11 @@ def metric_file_sizes(run_dir: Path) -> dict[str, int]:
     return sizes
 
 
-def read_metric_tail(path: Path | str, key: str, start: int) -> tuple[list[Metric], int]:
-    """The points written at or after byte ``start``, and the offset just past them.
+def read_metric_tail(
+    path: Path | str, key: str, start: int
+) -> tuple[tuple[list[int], list[float], list[int]], int]:
+    """The points written at or after byte ``start``, as ``(timestamps, values, steps)``
+    columns, and the offset just past them.
 
     A line still being appended (no newline yet) is left for the next read: the
     returned offset stops before it.
@@ -52,14 +53,6 @@ def read_metric_tail(path: Path | str, key: str, start: int) -> tuple[list[Metri
     Raises:
         ValueError: the file holds a line that is not a metric line.
     """
-    (timestamps, values, steps), offset = read_tail_columns(path, key, start)
-    return Metric.from_columns(repeat(key), values, timestamps, steps), offset
-
-
-def read_tail_columns(
-    path: Path | str, key: str, start: int
-) -> tuple[tuple[list[int], list[float], list[int]], int]:
-    """``read_metric_tail`` as ``(timestamps, values, steps)`` columns, and the offset."""
     with open(path, "rb") as handle:
         handle.seek(start)
         data = handle.read()
