@@ -132,6 +132,7 @@ def test_every_run_is_rechecked_within_a_bounded_number_of_searches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(index_module, "_RECHECK_RUNS_PER_SEARCH", 4)
+    monkeypatch.setattr(index_module, "_RECHECK_ALL_RUNS_INTERVAL_S", 0.0)
     store = FileStore(str(tmp_path / "mlruns"))
     exp_id = store.create_experiment("many")
     run_ids = []
@@ -147,6 +148,30 @@ def test_every_run_is_rechecked_within_a_bounded_number_of_searches(
     for _ in range(3):
         store.search_runs([exp_id], "")
     assert sorted(_ids(store.search_runs([exp_id], "metrics.m > 0"))) == sorted(run_ids)
+
+
+def test_finished_runs_are_rechecked_at_most_once_an_interval_running_runs_always(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(index_module, "monotonic", lambda: clock[0])
+    store = FileStore(str(tmp_path / "mlruns"))
+    exp_id = store.create_experiment("burst")
+    finished = store.create_run(exp_id, "u", 1000, [], "finished").info.run_id
+    running = store.create_run(exp_id, "u", 1001, [], "running").info.run_id
+    for run_id in (finished, running):
+        store.log_batch(run_id, metrics=[Metric("m", 0.0, 1, 0)])
+    store.update_run_info(finished, RunStatus.FINISHED, 2000, None)
+    assert store.search_runs([exp_id], "metrics.m > 0") == []  # builds the index
+
+    _append(store, finished, "m", "5 1.0 3\n")
+    _append(store, running, "m", "5 1.0 3\n")
+    # within the interval only the RUNNING run is looked at again
+    clock[0] += index_module._RECHECK_ALL_RUNS_INTERVAL_S / 2
+    assert _ids(store.search_runs([exp_id], "metrics.m > 0")) == [running]
+    # once it has passed, the finished run's slice comes round too
+    clock[0] += index_module._RECHECK_ALL_RUNS_INTERVAL_S
+    assert sorted(_ids(store.search_runs([exp_id], "metrics.m > 0"))) == sorted([finished, running])
 
 
 def test_only_the_appended_bytes_are_read_and_torn_lines_wait(tmp_path: Path) -> None:
