@@ -263,6 +263,26 @@ class SearchRunsContract:
         assert len(exact) == 5
         assert exact.token is None
 
+    def test_the_same_search_asked_again_sees_what_changed(self, store: TrackingStore) -> None:
+        # SQL stores keep a search's compiled statement by its inputs, never its results
+        first, second, runs = _populate(store)
+        query = (
+            [first, second],
+            "metrics.acc > 0.8",
+            ViewType.ACTIVE_ONLY,
+            10,
+            ["metrics.acc DESC"],
+        )
+        assert names(store.search_runs(*query)) == ["delta", "alpha"]
+        log(store, runs["beta"], metrics={"acc": 0.99})
+        store.delete_run(runs["delta"])
+        assert names(store.search_runs(*query)) == ["beta", "alpha"]
+        # other filters, literals and page sizes each get their own statement
+        assert set(names(all_runs(store, [first], "metrics.acc > 0.7"))) == {"alpha", "beta"}
+        assert set(names(all_runs(store, [first], "metrics.acc > 0.9", page_size=1))) == {"beta"}
+        assert set(names(all_runs(store, [first], "metrics.acc >= 1"))) == set()
+        assert set(names(all_runs(store, [first], "metrics.acc >= 0.99"))) == {"beta"}
+
     @pytest.mark.parametrize(
         "filter_string",
         [

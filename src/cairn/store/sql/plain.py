@@ -16,7 +16,7 @@ written out by ``select_in``, not as SQLAlchemy's expanding parameters.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -32,6 +32,9 @@ class _Compiled(NamedTuple):
 # built once (module constants), so this holds a handful of entries
 _compiled: dict[tuple[Any, ...], _Compiled] = {}
 _row_types: dict[tuple[str, ...], Any] = {}
+# (inputs, dialect, driver, server version) -> (SQL, arguments) of fetch_built's statements
+_built: dict[tuple[Any, ...], tuple[str, Any]] = {}
+_MAX_BUILT = 512
 
 
 def _compile(conn: sa.Connection, stmt: Any, keys: tuple[str, ...]) -> _Compiled:
@@ -83,15 +86,48 @@ def run_sql(
         cursor.close()
 
 
-def fetch(conn: sa.Connection, stmt: Any, parameters: Mapping[str, Any]) -> list[Any]:
-    """The rows of a select, as named tuples (``row.column`` works as on Core rows)."""
-    compiled = _compile(conn, stmt, ())
-    description, rows = run_sql(conn, compiled.sql, _arguments(compiled, parameters), fetch=True)
+def _named_rows(description: Any, rows: list[Any]) -> list[Any]:
     names = tuple(column[0] for column in description)
     row_type: Any = _row_types.get(names)
     if row_type is None:
         row_type = _row_types[names] = namedtuple("Row", names)
     return list(map(row_type._make, rows))
+
+
+def fetch(conn: sa.Connection, stmt: Any, parameters: Mapping[str, Any]) -> list[Any]:
+    """The rows of a select, as named tuples (``row.column`` works as on Core rows)."""
+    compiled = _compile(conn, stmt, ())
+    description, rows = run_sql(conn, compiled.sql, _arguments(compiled, parameters), fetch=True)
+    return _named_rows(description, rows)
+
+
+def fetch_built(conn: sa.Connection, inputs: Hashable, build: Callable[[], Any]) -> list[Any]:
+    """The rows of the select ``build()`` makes, as named tuples, where ``build`` depends
+    on nothing but ``inputs``: its SQL and arguments are kept by ``inputs``.
+
+    For statements too varied to be module constants, such as a search (filter, order,
+    page, experiments). Building and compiling one with SQLAlchemy costs about as much
+    as the database takes to answer it, and the same one comes again and again: a UI
+    polling a runs table, a script paging through results.
+    """
+    dialect = conn.dialect
+    key = (inputs, dialect.name, dialect.driver, dialect.server_version_info)
+    found = _built.get(key)
+    if found is None:
+        # IN lists written out as one parameter each, so the SQL takes plain arguments
+        compiled = build().compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        values = compiled.construct_params()
+        arguments = (
+            tuple(values[name] for name in compiled.positiontup or ())
+            if compiled.positional
+            else values
+        )
+        if len(_built) >= _MAX_BUILT:
+            _built.clear()
+        found = _built[key] = (compiled.string, arguments)
+    sql, arguments = found
+    description, rows = run_sql(conn, sql, arguments, fetch=True)
+    return _named_rows(description, rows)
 
 
 def execute(conn: sa.Connection, stmt: Any, parameters: Mapping[str, Any]) -> int:

@@ -306,16 +306,28 @@ class RunMethods(SqlStoreBase):
         offset = decode_page_token(page_token)
         if not experiment_keys:
             return PagedList([], None)
-        stmt = sa.select(t.runs).where(
-            t.runs.c.experiment_id.in_(experiment_keys),
-            t.runs.c.lifecycle_stage.in_(stages),
-            run_filter(node, self._dialect),
+
+        def build() -> sa.Select[Any]:
+            stmt = sa.select(t.runs).where(
+                t.runs.c.experiment_id.in_(experiment_keys),
+                t.runs.c.lifecycle_stage.in_(stages),
+                run_filter(node, self._dialect),
+            )
+            return run_order(stmt, order_keys, self._dialect).offset(offset).limit(max_results + 1)
+
+        # what build() is made from (the texts rather than their parses: "m > 1" and
+        # "m > 1.0" parse equal but bind different numbers)
+        inputs = (
+            tuple(experiment_keys),
+            tuple(stages),
+            filter_string,
+            tuple(order_by or ()),
+            offset,
+            max_results,
         )
-        stmt = run_order(stmt, order_keys, self._dialect).offset(offset).limit(max_results + 1)
 
         def read(conn: sa.Connection) -> list[Run]:
-            rows = conn.execute(stmt).all()
-            return load_runs(conn, rows[: max_results + 1])
+            return load_runs(conn, plain.fetch_built(conn, inputs, build))
 
         found = self._read(read)
         token = encode_page_token(offset + max_results) if len(found) > max_results else None
