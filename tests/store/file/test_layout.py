@@ -44,12 +44,14 @@ def test_run_files_are_spelled_like_mlflow(tmp_path: Path) -> None:
             Metric("a/b", 0.5, 7, 1),
             Metric("a/b", float("nan"), 8, 2),
             Metric("x", 1e-05, 9, 0),
+            Metric("int", 3, 10, 4),  # an int value is written as MLflow writes a float
         ],
         params=[Param("p", "no newline")],
     )
     run_dir = tmp_path / "mlruns" / exp_id / run_id
     assert (run_dir / "metrics" / "a" / "b").read_text() == "7 0.5 1\n8 nan 2\n"
     assert (run_dir / "metrics" / "x").read_text() == "9 1e-05 0\n"
+    assert (run_dir / "metrics" / "int").read_text() == "10 3.0 4\n"
     assert (run_dir / "params" / "p").read_text() == "no newline"
     assert (run_dir / "tags" / "mlflow.runName").read_text() == "named"
     assert (tmp_path / "mlruns" / exp_id / "tags" / "k").read_text() == "v"

@@ -25,7 +25,7 @@ import hashlib
 import math
 import operator
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -106,9 +106,21 @@ def is_run_dir_name(name: str) -> bool:
 
 
 # -- metrics ---------------------------------------------------------------------------
-def format_metric_line(metric: Metric) -> str:
-    """One history line, ``"<timestamp> <value> <step>\\n"``; the value as ``str(float)``."""
-    return f"{int(metric.timestamp)} {float(metric.value)} {int(metric.step)}\n"
+def format_metric_lines(points: Iterable[Metric]) -> str:
+    """History lines, ``"<timestamp> <value> <step>\\n"`` a point; the value as ``str(float)``.
+
+    The write path of every logged point. Points of the usual types (float value, int
+    timestamp and step: what validation lets through without converting) are formatted
+    as they are; ``int()`` and ``float()`` on each field cost a third of the formatting.
+    """
+    return "".join(
+        [
+            f"{m.timestamp} {m.value!r} {m.step}\n"
+            if type(m.value) is float and type(m.timestamp) is int and type(m.step) is int
+            else f"{int(m.timestamp)} {float(m.value)} {int(m.step)}\n"
+            for m in points
+        ]
+    )
 
 
 def parse_metric_line(key: str, line: str) -> Metric:

@@ -556,11 +556,7 @@ class FileStore:
         by_key = _group_by_key(metrics, metric_keys)
         metrics_dir = os.path.join(run_dir, layout.METRICS)
         appended = {
-            # the lines of layout.format_metric_line, built in one comprehension per key
-            key: append_text(
-                os.path.join(metrics_dir, key),
-                "".join([f"{int(m.timestamp)} {float(m.value)} {int(m.step)}\n" for m in points]),
-            )
+            key: append_text(os.path.join(metrics_dir, key), layout.format_metric_lines(points))
             for key, points in by_key.items()
         }
         new_name = None
