@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,23 @@ def test_migrations_match_the_table_definitions(sql_store: SqlStore) -> None:
     with sql_store._engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
+
+
+def test_head_revision_constant_is_the_newest_migration() -> None:
+    assert migrate.head_revision() == migrate.HEAD_REVISION
+
+
+def test_an_up_to_date_database_opens_without_importing_alembic(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'current.db'}"
+    SqlStore(uri).dispose()  # created (and stamped) through Alembic
+    script = (
+        "import sys; from cairn.store.sql.store import SqlStore; "
+        f"SqlStore({uri!r}).dispose(); print('alembic' in sys.modules)"
+    )
+    opened = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert opened.stdout.strip() == "False"
 
 
 def test_migrations_ship_inside_the_package() -> None:
