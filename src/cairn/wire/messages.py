@@ -70,14 +70,28 @@ RequiredStr = Annotated[str, Field(min_length=1)]
 
 
 def _prune(value: Any) -> Any:
-    """Drop unset fields and empty lists, as protobuf's JSON printer does."""
-    if isinstance(value, dict):
-        return {
-            k: _prune(v) for k, v in value.items() if v is not None and not (v == [] or v == ())
-        }
-    if isinstance(value, list):
-        return [_prune(v) for v in value]
-    return value
+    """Drop unset fields and empty lists, as protobuf's JSON printer does.
+
+    ``value`` is ``model_dump(mode="json")`` output: dicts, lists and scalars. Only
+    containers are visited: a page of 100 runs is ~2,000 small objects, and a call per
+    scalar doubled the cost of rendering it.
+    """
+    if type(value) is list:
+        return [
+            _prune(item) if type(item) is dict or type(item) is list else item for item in value
+        ]
+    if type(value) is not dict:
+        return value
+    pruned = {}
+    for key, item in value.items():
+        if type(item) is dict:
+            pruned[key] = _prune(item)
+        elif type(item) is list:
+            if item:
+                pruned[key] = _prune(item)
+        elif item is not None:
+            pruned[key] = item
+    return pruned
 
 
 _SEE_DOCS = "See the API docs for more information about request parameters."
