@@ -421,12 +421,12 @@ class RunIndex:
         in_experiments = f"experiment_id IN ({', '.join('?' * len(keys))})"
         chosen: dict[str, Path] = {}
         budget = _RECHECK_RUNS_PER_SEARCH // 2
+        slots = [(0, True)]
         now = monotonic()
-        for slot, running_only in ((0, True), (1, False)):
-            if not running_only:
-                if now < self._next_all_runs_recheck:
-                    break
-                self._next_all_runs_recheck = now + _RECHECK_ALL_RUNS_INTERVAL_S
+        if now >= self._next_all_runs_recheck:
+            slots.append((1, False))
+            self._next_all_runs_recheck = now + _RECHECK_ALL_RUNS_INTERVAL_S
+        for slot, running_only in slots:
             where = in_experiments + (" AND status = 'RUNNING'" if running_only else "")
             after = self._recheck_after[slot]
             rows = db.execute(
