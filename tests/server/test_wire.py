@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 
 import pytest
 from pydantic import ValidationError
@@ -109,28 +110,75 @@ def test_every_endpoint_has_a_handler_and_a_unique_route() -> None:
     assert ("POST", "/api/2.0/mlflow/experiments/search") in routes
 
 
+_DATASET_INPUT = e.DatasetInput(
+    e.Dataset("d", "abc", "local", "/x", "{}", None), [e.InputTag("k", "v")]
+)
+_RUN = e.Run(
+    info=e.RunInfo("r1", "7", "ann", "FINISHED", 5, 9, "active", "/a", "r1", "name"),
+    data=e.RunData(
+        metrics=[e.Metric("loss", math.inf, 3, 2), e.Metric("acc", 1, 4, 0)],
+        params=[e.Param("p", "1")],
+        tags=[e.RunTag("t", "")],
+    ),
+    inputs=e.RunInputs([_DATASET_INPUT]),
+)
+
+
 def test_a_run_survives_the_round_trip_through_the_wire() -> None:
-    run = e.Run(
-        info=e.RunInfo("r1", "7", "ann", "FINISHED", 5, 9, "active", "/a", "r1", "name"),
-        data=e.RunData(
-            metrics=[e.Metric("loss", math.inf, 3, 2)],
-            params=[e.Param("p", "1")],
-            tags=[e.RunTag("t", "")],
-        ),
-        inputs=e.RunInputs(
-            [
-                e.DatasetInput(
-                    e.Dataset("d", "abc", "local", "/x", "{}", None), [e.InputTag("k", "v")]
-                )
-            ]
-        ),
-    )
-    wire = json.loads(json.dumps(convert.run_to_wire(run).to_wire()))
+    wire = json.loads(json.dumps(convert.run_to_wire(_RUN)))
     assert wire["data"]["metrics"] == [
-        {"key": "loss", "value": "Infinity", "timestamp": 3, "step": 2}
+        {"key": "loss", "value": "Infinity", "timestamp": 3, "step": 2},
+        {"key": "acc", "value": 1.0, "timestamp": 4, "step": 0},
     ]
     assert wire["inputs"]["dataset_inputs"][0]["dataset"]["schema"] == "{}"
-    assert convert.run_from_wire(m.Run.model_validate(wire)) == run
+    assert convert.run_from_wire(m.Run.model_validate(wire)) == _RUN
+
+
+@pytest.mark.parametrize(
+    ("render", "model", "entity"),
+    [
+        (convert.run_to_wire, m.Run, _RUN),
+        (
+            convert.run_to_wire,
+            m.Run,
+            e.Run(e.RunInfo("r", "0", "", "RUNNING", None, None, "active")),
+        ),
+        (convert.run_info_to_wire, m.RunInfo, _RUN.info),
+        (convert.metric_to_wire, m.Metric, e.Metric("m", math.nan, 1, -5)),
+        (convert.metric_to_wire, m.Metric, e.Metric("m", -math.inf, 2**62, 0)),
+        (convert.dataset_input_to_wire, m.DatasetInput, _DATASET_INPUT),
+        (
+            convert.dataset_input_to_wire,
+            m.DatasetInput,
+            e.DatasetInput(e.Dataset("d", "0", "code", "s", None, "{}")),
+        ),
+        (convert.experiment_to_wire, m.Experiment, e.Experiment("1", "x", "/a", "active")),
+        (
+            convert.experiment_to_wire,
+            m.Experiment,
+            e.Experiment("2", "y", "s3://b", "deleted", {"k": "v", "e": ""}, 10, 20),
+        ),
+        (convert.file_info_to_wire, m.FileInfo, e.FileInfo("a/b.txt", False, 0)),
+        (convert.file_info_to_wire, m.FileInfo, e.FileInfo("a", True, None)),
+    ],
+)
+def test_entities_render_as_their_messages_would(
+    render: Callable[[object], m.WireObject], model: type[m.Message], entity: object
+) -> None:
+    """The server renders entities without building messages; each rendering is one the
+    message accepts and renders back unchanged (so no field is misnamed, unset fields
+    and empty lists are left out, and doubles that are not finite are strings)."""
+    wire = render(entity)
+    assert model.model_validate(wire).to_wire() == wire
+    assert json.loads(json.dumps(wire)) == wire
+
+
+def test_a_page_of_runs_renders_without_its_unset_fields() -> None:
+    assert m.wire_object(runs=[], next_page_token=None) == {}
+    assert m.wire_object(runs=[{"info": {}}], next_page_token="t") == {
+        "runs": [{"info": {}}],
+        "next_page_token": "t",
+    }
 
 
 @pytest.mark.parametrize(

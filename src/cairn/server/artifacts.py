@@ -53,7 +53,7 @@ async def list_proxied(request: Request) -> Response:
     repository = context.destination_repository()
     files = await run_in_threadpool(repository.list_artifacts, path or None)
     return json_response(
-        m.ListProxiedArtifactsResponse(
+        m.wire_object(
             files=[convert.file_info_to_wire(f, posixpath.basename(f.path)) for f in files]
         )
     )

@@ -1,7 +1,7 @@
 """Request handlers: one per row of ``cairn.wire.endpoints``, each a thin call onto the store.
 
 A handler takes the server context and the parsed request message and returns the
-response message; routing, parsing, rendering and errors live in ``routes`` and
+response: a message, or, where it carries entities, its JSON object (``convert``); routing, parsing, rendering and errors live in ``routes`` and
 ``errors``. Handlers run in a worker thread, so they may block.
 """
 
@@ -29,21 +29,19 @@ def create_experiment(ctx: ServerContext, req: m.CreateExperiment) -> m.CreateEx
     return m.CreateExperimentResponse(experiment_id=experiment_id)
 
 
-def get_experiment(ctx: ServerContext, req: m.GetExperiment) -> m.GetExperimentResponse:
+def get_experiment(ctx: ServerContext, req: m.GetExperiment) -> m.WireObject:
     experiment = ctx.tracking_store().get_experiment(req.experiment_id)
-    return m.GetExperimentResponse(experiment=convert.experiment_to_wire(experiment))
+    return {"experiment": convert.experiment_to_wire(experiment)}
 
 
-def get_experiment_by_name(
-    ctx: ServerContext, req: m.GetExperimentByName
-) -> m.GetExperimentResponse:
+def get_experiment_by_name(ctx: ServerContext, req: m.GetExperimentByName) -> m.WireObject:
     experiment = ctx.tracking_store().get_experiment_by_name(req.experiment_name)
     if experiment is None:
         raise ResourceDoesNotExist(f"Could not find experiment with name '{req.experiment_name}'")
-    return m.GetExperimentResponse(experiment=convert.experiment_to_wire(experiment))
+    return {"experiment": convert.experiment_to_wire(experiment)}
 
 
-def search_experiments(ctx: ServerContext, req: m.SearchExperiments) -> m.SearchExperimentsResponse:
+def search_experiments(ctx: ServerContext, req: m.SearchExperiments) -> m.WireObject:
     page = ctx.tracking_store().search_experiments(
         view_type=ViewType.coerce(req.view_type),
         max_results=SEARCH_MAX_RESULTS_DEFAULT if req.max_results is None else req.max_results,
@@ -51,7 +49,7 @@ def search_experiments(ctx: ServerContext, req: m.SearchExperiments) -> m.Search
         order_by=req.order_by,
         page_token=req.page_token,
     )
-    return m.SearchExperimentsResponse(
+    return m.wire_object(
         experiments=[convert.experiment_to_wire(x) for x in page], next_page_token=page.token
     )
 
@@ -86,7 +84,7 @@ def delete_experiment_tag(ctx: ServerContext, req: m.DeleteExperimentTag) -> m.E
 # -- runs -------------------------------------------------------------------------------
 
 
-def create_run(ctx: ServerContext, req: m.CreateRun) -> m.RunResponse:
+def create_run(ctx: ServerContext, req: m.CreateRun) -> m.WireObject:
     run = ctx.tracking_store().create_run(
         # an absent experiment means the Default one; an empty id is the store's to refuse
         experiment_id="0" if req.experiment_id is None else req.experiment_id,
@@ -95,17 +93,17 @@ def create_run(ctx: ServerContext, req: m.CreateRun) -> m.RunResponse:
         tags=convert.run_tags_from_wire(req.tags),
         run_name=req.run_name or None,
     )
-    return m.RunResponse(run=convert.run_to_wire(run))
+    return {"run": convert.run_to_wire(run)}
 
 
-def get_run(ctx: ServerContext, req: m.GetRun) -> m.RunResponse:
-    return m.RunResponse(run=convert.run_to_wire(ctx.tracking_store().get_run(req.run_id)))
+def get_run(ctx: ServerContext, req: m.GetRun) -> m.WireObject:
+    return {"run": convert.run_to_wire(ctx.tracking_store().get_run(req.run_id))}
 
 
-def update_run(ctx: ServerContext, req: m.UpdateRun) -> m.UpdateRunResponse:
+def update_run(ctx: ServerContext, req: m.UpdateRun) -> m.WireObject:
     status = RunStatus.from_string(req.status) if req.status else None
     info = ctx.tracking_store().update_run_info(req.run_id, status, req.end_time, req.run_name)
-    return m.UpdateRunResponse(run_info=convert.run_info_to_wire(info))
+    return {"run_info": convert.run_info_to_wire(info)}
 
 
 def delete_run(ctx: ServerContext, req: m.DeleteRun) -> m.Empty:
@@ -166,7 +164,7 @@ def log_model(ctx: ServerContext, req: m.LogModel) -> m.Empty:
     return m.Empty()
 
 
-def search_runs(ctx: ServerContext, req: m.SearchRuns) -> m.SearchRunsResponse:
+def search_runs(ctx: ServerContext, req: m.SearchRuns) -> m.WireObject:
     page = ctx.tracking_store().search_runs(
         experiment_ids=req.experiment_ids,
         filter_string=req.filter or "",
@@ -175,17 +173,13 @@ def search_runs(ctx: ServerContext, req: m.SearchRuns) -> m.SearchRunsResponse:
         order_by=req.order_by,
         page_token=req.page_token,
     )
-    return m.SearchRunsResponse(
-        runs=[convert.run_to_wire(r) for r in page], next_page_token=page.token
-    )
+    return m.wire_object(runs=[convert.run_to_wire(r) for r in page], next_page_token=page.token)
 
 
-def list_artifacts(ctx: ServerContext, req: m.ListArtifacts) -> m.ListArtifactsResponse:
+def list_artifacts(ctx: ServerContext, req: m.ListArtifacts) -> m.WireObject:
     root_uri = ctx.tracking_store().get_run(req.run_id).info.artifact_uri or ""
     files = ctx.run_artifact_repository(root_uri).list_artifacts(req.path or None)
-    return m.ListArtifactsResponse(
-        root_uri=root_uri, files=[convert.file_info_to_wire(f) for f in files]
-    )
+    return m.wire_object(root_uri=root_uri, files=[convert.file_info_to_wire(f) for f in files])
 
 
 def search_logged_models(
@@ -198,18 +192,18 @@ def search_logged_models(
 # -- metrics ----------------------------------------------------------------------------
 
 
-def get_metric_history(ctx: ServerContext, req: m.GetMetricHistory) -> m.GetMetricHistoryResponse:
+def get_metric_history(ctx: ServerContext, req: m.GetMetricHistory) -> m.WireObject:
     page = ctx.tracking_store().get_metric_history(
         req.run_id, req.metric_key, max_results=req.max_results, page_token=req.page_token
     )
-    return m.GetMetricHistoryResponse(
+    return m.wire_object(
         metrics=[convert.metric_to_wire(x) for x in page], next_page_token=page.token
     )
 
 
 def get_metric_history_bulk_interval(
     ctx: ServerContext, req: m.GetMetricHistoryBulkInterval
-) -> m.GetMetricHistoryBulkIntervalResponse:
+) -> m.WireObject:
     """Up to ``max_results`` evenly spread steps of one metric across several runs."""
     limit = sampling.check_bulk_interval_request(
         req.run_ids, req.start_step, req.end_step, req.max_results
@@ -227,9 +221,9 @@ def get_metric_history_bulk_interval(
     }
     all_steps = sorted({p.step for points in histories.values() for p in points})
     keep = sampling.sample_steps(all_steps, limit)
-    return m.GetMetricHistoryBulkIntervalResponse(
+    return m.wire_object(
         metrics=[
-            m.MetricWithRunId(**convert.metric_to_wire(p).model_dump(), run_id=run_id)
+            {**convert.metric_to_wire(p), "run_id": run_id}
             for run_id, points in histories.items()
             for p in sorted(points, key=lambda p: (p.step, p.timestamp))
             if p.step in keep

@@ -2,8 +2,8 @@
 
 A request's message comes from the query string on GET (repeated keys fill list
 fields: ``?experiment_ids=1&experiment_ids=2``) and from the JSON body otherwise. The
-response message is rendered the way MLflow's protobuf printer does it
-(``Message.to_wire``).
+response is rendered the way MLflow's protobuf printer does it (``Message.to_wire``, or
+``convert`` for responses carrying entities).
 
 The whole table is one entry of the router (``TrackingRoutes``), which finds an endpoint
 with a dictionary lookup and calls its handler directly. FastAPI's per-route machinery (a
@@ -34,13 +34,13 @@ from cairn.server import handlers
 from cairn.server.context import ServerContext
 from cairn.server.errors import PayloadTooLarge
 from cairn.wire.endpoints import ENDPOINTS, Endpoint
-from cairn.wire.messages import Message, invalid_message
+from cairn.wire.messages import Message, WireObject, invalid_message
 
 # Tracking requests are small JSON documents; a log-batch at MLflow's own limits stays
 # well under this. Bigger bodies are refused before they are read into memory.
 MAX_JSON_BODY_BYTES = 16 * 1024 * 1024
 
-Handler = Callable[[ServerContext, Any], Message]
+Handler = Callable[[ServerContext, Any], Message | WireObject]
 RouteFunction = Callable[[Request], Awaitable[Response]]
 
 
@@ -62,10 +62,10 @@ def _loads(body: bytes) -> Any:
         return json.loads(body)
 
 
-def json_response(message: Message, status_code: int = 200) -> Response:
-    return Response(
-        orjson.dumps(message.to_wire()), status_code=status_code, media_type="application/json"
-    )
+def json_response(message: Message | WireObject, status_code: int = 200) -> Response:
+    """``message`` as MLflow's JSON; a dict is taken as already rendered (``convert``)."""
+    wire = message if isinstance(message, dict) else message.to_wire()
+    return Response(orjson.dumps(wire), status_code=status_code, media_type="application/json")
 
 
 async def read_body(request: Request, limit: int = MAX_JSON_BODY_BYTES) -> bytes:

@@ -366,7 +366,7 @@ class RestStore:
         self._send(
             "log_inputs",
             run_id=run_id,
-            datasets=[convert.dataset_input_to_wire(d).to_wire() for d in datasets],
+            datasets=[convert.dataset_input_to_wire(d) for d in datasets],
         )
 
     def get_metric_history(

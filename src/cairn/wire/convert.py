@@ -1,30 +1,42 @@
-"""Entities <-> wire messages, both ways: the server renders with ``*_to_wire`` and the
-REST client store rebuilds entities with ``*_from_wire``."""
+"""Entities <-> the wire, both ways: the server renders entities to JSON objects with
+``*_to_wire`` and the REST client store rebuilds entities from parsed messages with
+``*_from_wire``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from math import isfinite
 
 from cairn import entities as e
 from cairn.wire import messages as m
 
-# -- entities -> messages ---------------------------------------------------------------
+# -- entities -> wire JSON --------------------------------------------------------------
+# Entities render straight to the JSON objects the messages describe (what
+# ``Message.to_wire`` would give), without building models: a page of runs or a long
+# metric history is thousands of small objects, and validating each one cost more than
+# the store call behind the request. The models stay the schema: the REST client parses
+# these objects with them, and the tests check that every rendering is one they accept
+# and render back unchanged.
 
 
-def experiment_to_wire(exp: e.Experiment) -> m.Experiment:
-    return m.Experiment(
+def _key_values(items: Iterable[tuple[str, str]]) -> list[m.WireObject]:
+    return [{"key": key, "value": value} for key, value in items]
+
+
+def experiment_to_wire(exp: e.Experiment) -> m.WireObject:
+    return m.wire_object(
         experiment_id=exp.experiment_id,
         name=exp.name,
         artifact_location=exp.artifact_location,
         lifecycle_stage=exp.lifecycle_stage,
         last_update_time=exp.last_update_time,
         creation_time=exp.creation_time,
-        tags=[m.ExperimentTag(key=k, value=v) for k, v in exp.tags.items()],
+        tags=_key_values(exp.tags.items()),
     )
 
 
-def run_info_to_wire(info: e.RunInfo) -> m.RunInfo:
-    return m.RunInfo(
+def run_info_to_wire(info: e.RunInfo) -> m.WireObject:
+    return m.wire_object(
         run_uuid=info.run_id,
         experiment_id=info.experiment_id,
         run_name=info.run_name,
@@ -38,17 +50,21 @@ def run_info_to_wire(info: e.RunInfo) -> m.RunInfo:
     )
 
 
-def metric_to_wire(metric: e.Metric) -> m.Metric:
-    return m.Metric(
-        key=metric.key, value=metric.value, timestamp=metric.timestamp, step=metric.step
-    )
+def metric_to_wire(metric: e.Metric) -> m.WireObject:
+    value = float(metric.value)
+    return {
+        "key": metric.key,
+        "value": value if isfinite(value) else m.float_to_wire(value),
+        "timestamp": metric.timestamp,
+        "step": metric.step,
+    }
 
 
-def dataset_input_to_wire(item: e.DatasetInput) -> m.DatasetInput:
+def dataset_input_to_wire(item: e.DatasetInput) -> m.WireObject:
     ds = item.dataset
-    return m.DatasetInput(
-        tags=[m.InputTag(key=t.key, value=t.value) for t in item.tags],
-        dataset=m.Dataset(
+    return m.wire_object(
+        tags=_key_values((t.key, t.value) for t in item.tags),
+        dataset=m.wire_object(
             name=ds.name,
             digest=ds.digest,
             source_type=ds.source_type,
@@ -59,24 +75,24 @@ def dataset_input_to_wire(item: e.DatasetInput) -> m.DatasetInput:
     )
 
 
-def run_to_wire(run: e.Run) -> m.Run:
+def run_to_wire(run: e.Run) -> m.WireObject:
     data = run.data
-    return m.Run(
-        info=run_info_to_wire(run.info),
-        data=m.RunData(
+    return {
+        "info": run_info_to_wire(run.info),
+        "data": m.wire_object(
             metrics=[metric_to_wire(x) for x in data.metric_objects],
-            params=[m.Param(key=k, value=v) for k, v in data.params.items()],
-            tags=[m.RunTag(key=k, value=v) for k, v in data.tags.items()],
+            params=_key_values(data.params.items()),
+            tags=_key_values(data.tags.items()),
         ),
-        inputs=m.RunInputs(
+        "inputs": m.wire_object(
             dataset_inputs=[dataset_input_to_wire(d) for d in run.inputs.dataset_inputs]
         ),
-    )
+    }
 
 
-def file_info_to_wire(info: e.FileInfo, path: str | None = None) -> m.FileInfo:
+def file_info_to_wire(info: e.FileInfo, path: str | None = None) -> m.WireObject:
     """``path`` overrides the entry's own path (the artifact proxy lists base names)."""
-    return m.FileInfo(
+    return m.wire_object(
         path=info.path if path is None else path,
         is_dir=info.is_dir,
         file_size=None if info.is_dir else info.file_size,

@@ -36,7 +36,7 @@ from cairn.entities import RunStatus, ViewType
 from cairn.exceptions import InvalidParameterValue
 
 
-def _float_to_wire(value: float) -> float | str:
+def float_to_wire(value: float) -> float | str:
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -59,7 +59,7 @@ _WIRE_FLOAT_SCHEMA = {
 WireFloat = Annotated[
     float,
     BeforeValidator(_not_bool),
-    PlainSerializer(_float_to_wire, when_used="json"),
+    PlainSerializer(float_to_wire, when_used="json"),
     WithJsonSchema(_WIRE_FLOAT_SCHEMA),
 ]
 # The bounds come before the validator: placed after it, pydantic cannot express them in
@@ -92,6 +92,16 @@ def _prune(value: Any) -> Any:
         elif item is not None:
             pruned[key] = item
     return pruned
+
+
+# A message already in its JSON form, as ``Message.to_wire`` gives it.
+WireObject = dict[str, Any]
+
+
+def wire_object(**fields: Any) -> WireObject:
+    """The JSON object of a message whose field values are already in wire form, with
+    unset fields and empty lists left out, as ``Message.to_wire`` leaves them out."""
+    return {key: value for key, value in fields.items() if value is not None and value != []}
 
 
 _SEE_DOCS = "See the API docs for more information about request parameters."
