@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cairn.entities import Metric, Param, RunTag
+from cairn.entities import Metric, Param, RunStatus, RunTag
 from cairn.exceptions import InvalidParameterValue
 from cairn.store.file import layout
 from cairn.store.file.store import FileStore
@@ -181,3 +181,26 @@ def test_a_run_deleted_by_another_writer_refuses_logging(tmp_path: Path, rewrite
         meta.write_text(text.replace("lifecycle_stage: active", "lifecycle_stage: deleted"))
     with pytest.raises(InvalidParameterValue, match="must be in the 'active' state"):
         store.log_batch(run_id, metrics=[Metric("m", 2.0, 1, 1)])
+
+
+def test_ending_a_run_keeps_what_another_writer_put_in_its_meta_file(tmp_path: Path) -> None:
+    # the store remembers the meta.yaml it wrote; a rewrite by anyone else must win over it
+    root = tmp_path / "mlruns"
+    store = FileStore(str(root))
+    run_id = store.create_run("0", "u", 1000, [], "r").info.run_id
+    meta = root / "0" / run_id / layout.META
+    text = meta.read_text(encoding="utf-8")
+    meta.write_text(text.replace("user_id: u", "user_id: someone") + "written_by: other\n")
+    store.update_run_info(run_id, RunStatus.FINISHED, 2000, None)
+    ended = layout.load_yaml(meta)
+    assert ended is not None
+    assert (ended["written_by"], ended["user_id"], ended["end_time"]) == ("other", "someone", 2000)
+    assert ended["status"] == int(RunStatus.FINISHED)
+    info = store.get_run(run_id).info
+    assert (info.user_id, info.status, info.end_time) == ("someone", "FINISHED", 2000)
+    # and the file this store wrote last is what it reads back, here and in another store
+    store.update_run_info(run_id, None, None, "renamed")
+    for reader_store in (store, FileStore(str(root))):
+        info = reader_store.get_run(run_id).info
+        assert (info.run_name, info.user_id, info.status) == ("renamed", "someone", "FINISHED")
+    assert layout.load_yaml(meta)["written_by"] == "other"  # type: ignore[index]
