@@ -40,16 +40,28 @@ def test_unset_fields_and_empty_lists_are_left_out() -> None:
     ("value", "wire"), [(math.nan, "NaN"), (math.inf, "Infinity"), (-math.inf, "-Infinity")]
 )
 def test_non_finite_doubles_travel_as_strings(value: float, wire: str) -> None:
-    rendered = m.Metric(key="k", value=value, timestamp=1, step=0).to_wire()
-    assert rendered["value"] == wire
+    point = m.Metric(key="k", value=value, timestamp=1, step=0)
+    rendered = m.GetMetricHistoryResponse(metrics=[point]).to_wire()
+    assert rendered["metrics"][0]["value"] == wire
     # and the rendering is valid JSON that parses back to the same number
-    back = m.Metric.model_validate(json.loads(json.dumps(rendered))).value
-    assert (math.isnan(back) and math.isnan(value)) or back == value
+    back = m.GetMetricHistoryResponse.model_validate(json.loads(json.dumps(rendered)))
+    parsed = back.metrics[0]["value"]
+    assert (math.isnan(parsed) and math.isnan(value)) or parsed == value
 
 
 def test_int64_fields_are_json_numbers_and_accept_numeric_strings() -> None:
-    metric = m.Metric.model_validate({"key": "k", "value": 1, "timestamp": "1700000000000"})
-    assert metric.to_wire() == {"key": "k", "value": 1.0, "timestamp": 1700000000000, "step": 0}
+    batch = m.LogBatch.model_validate(
+        {"run_id": "r", "metrics": [{"key": "k", "value": 1, "timestamp": "1700000000000"}]}
+    )
+    assert batch.to_wire()["metrics"] == [{"key": "k", "value": 1.0, "timestamp": 1700000000000}]
+    assert convert.batch_from_wire(batch)[0] == [e.Metric("k", 1.0, 1700000000000, 0)]
+
+
+def test_metric_points_ignore_unknown_fields_as_messages_do() -> None:
+    batch = m.LogBatch.model_validate(
+        {"run_id": "r", "metrics": [{"key": "k", "value": 2, "timestamp": 3, "step": 4, "x": 1}]}
+    )
+    assert batch.metrics == [{"key": "k", "value": 2.0, "timestamp": 3, "step": 4}]
 
 
 def test_run_uuid_stands_in_for_run_id() -> None:
@@ -94,7 +106,9 @@ def test_wrong_types_name_the_nested_field() -> None:
 def test_booleans_fractions_and_overflows_are_not_integers_or_doubles(
     data: dict[str, object],
 ) -> None:
-    assert _invalid(m.Metric, data).error_code == "INVALID_PARAMETER_VALUE"
+    err = _invalid(m.LogBatch, {"run_id": "r", "metrics": [data]})
+    assert err.error_code == "INVALID_PARAMETER_VALUE"
+    assert "parameter 'metrics[0]." in err.message
 
 
 def test_every_endpoint_has_a_handler_and_a_unique_route() -> None:
@@ -134,6 +148,10 @@ def test_a_run_survives_the_round_trip_through_the_wire() -> None:
     assert convert.run_from_wire(m.Run.model_validate(wire)) == _RUN
 
 
+def _history_to_wire(metric: e.Metric) -> m.WireObject:
+    return {"metrics": [convert.metric_to_wire(metric)]}
+
+
 @pytest.mark.parametrize(
     ("render", "model", "entity"),
     [
@@ -144,8 +162,8 @@ def test_a_run_survives_the_round_trip_through_the_wire() -> None:
             e.Run(e.RunInfo("r", "0", "", "RUNNING", None, None, "active")),
         ),
         (convert.run_info_to_wire, m.RunInfo, _RUN.info),
-        (convert.metric_to_wire, m.Metric, e.Metric("m", math.nan, 1, -5)),
-        (convert.metric_to_wire, m.Metric, e.Metric("m", -math.inf, 2**62, 0)),
+        (_history_to_wire, m.GetMetricHistoryResponse, e.Metric("m", math.nan, 1, -5)),
+        (_history_to_wire, m.GetMetricHistoryResponse, e.Metric("m", -math.inf, 2**62, 0)),
         (convert.dataset_input_to_wire, m.DatasetInput, _DATASET_INPUT),
         (
             convert.dataset_input_to_wire,

@@ -14,7 +14,6 @@ FastAPI still describes every endpoint in OpenAPI (``TrackingRoutes.openapi_rout
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, get_origin
 
@@ -34,7 +33,7 @@ from cairn.server import handlers
 from cairn.server.context import ServerContext
 from cairn.server.errors import PayloadTooLarge
 from cairn.wire.endpoints import ENDPOINTS, Endpoint
-from cairn.wire.messages import Message, WireObject, invalid_message
+from cairn.wire.messages import Message, WireObject, invalid_message, parse_json
 
 # Tracking requests are small JSON documents; a log-batch at MLflow's own limits stays
 # well under this. Bigger bodies are refused before they are read into memory.
@@ -51,15 +50,6 @@ def _route_path(scope: Scope) -> str:
     if root and path.startswith(root + "/"):
         return path[len(root) :]
     return path
-
-
-def _loads(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except ValueError:
-        # json also reads what orjson refuses (NaN and Infinity literals, lone surrogates,
-        # UTF-16 text) and words the error when neither can read the body
-        return json.loads(body)
 
 
 def json_response(message: Message | WireObject, status_code: int = 200) -> Response:
@@ -99,7 +89,7 @@ async def parse_message(request: Request, model: type[Message]) -> Any:
         # MLflow's own client has long sent GET parameters as a JSON body, too.
         body = await read_body(request)
         try:
-            data = _loads(body) if body.strip() else {}
+            data = parse_json(body) if body.strip() else {}
         except ValueError as exc:
             raise BadRequest(f"Malformed JSON in request body: {exc}") from None
         if not isinstance(data, dict):

@@ -174,7 +174,7 @@ class HttpClient:
         else:
             response = self.request(endpoint.method, endpoint.api_path, json_body=wire)
         try:
-            return response_type.model_validate(response.json())
+            return response_type.model_validate(m.parse_json(response.content))
         except ValueError as exc:
             raise MlflowException(
                 f"The server at {self.base_url} sent a response that is not valid for "

@@ -135,7 +135,7 @@ def run_info_from_wire(msg: m.RunInfo) -> e.RunInfo:
 
 
 def metric_from_wire(msg: m.Metric) -> e.Metric:
-    return e.Metric(msg.key, msg.value, msg.timestamp, msg.step)
+    return e.Metric(msg["key"], msg["value"], msg["timestamp"], msg.get("step", 0))
 
 
 def params_from_wire(params: Iterable[m.KeyValue]) -> list[e.Param]:

@@ -20,6 +20,7 @@ import math
 from enum import IntEnum
 from typing import Annotated, Any
 
+import orjson
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -31,6 +32,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from typing_extensions import NotRequired, TypedDict
 
 from cairn.entities import RunStatus, ViewType
 from cairn.exceptions import InvalidParameterValue
@@ -92,6 +94,20 @@ def _prune(value: Any) -> Any:
         elif item is not None:
             pruned[key] = item
     return pruned
+
+
+def parse_json(body: bytes | str) -> Any:
+    """A JSON document as Python values: orjson where it can (several times faster on a
+    long metric history), else the standard library, which also reads what orjson
+    refuses (NaN and Infinity literals, lone surrogates, UTF-16 text).
+
+    Raises:
+        ValueError: neither can read it.
+    """
+    try:
+        return orjson.loads(body)
+    except ValueError:
+        return json.loads(body)
 
 
 # A message already in its JSON form, as ``Message.to_wire`` gives it.
@@ -189,15 +205,19 @@ class InputTag(KeyValue):
     pass
 
 
-class Metric(Message):
+class Metric(TypedDict):
+    """One point of a metric (``step`` defaults to 0). A typed dict rather than a model:
+    a log-batch or a page of history holds thousands of points, and pydantic validates
+    a typed dict in about a third of the time it takes to build the models."""
+
     key: str
     value: WireFloat
     timestamp: WireInt
-    step: WireInt = 0
+    step: NotRequired[WireInt]
 
 
 class MetricWithRunId(Metric):
-    run_id: str | None = None
+    run_id: NotRequired[str]
 
 
 class Experiment(Message):
