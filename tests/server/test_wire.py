@@ -53,7 +53,9 @@ def test_int64_fields_are_json_numbers_and_accept_numeric_strings() -> None:
     batch = m.LogBatch.model_validate(
         {"run_id": "r", "metrics": [{"key": "k", "value": 1, "timestamp": "1700000000000"}]}
     )
-    assert batch.to_wire()["metrics"] == [{"key": "k", "value": 1.0, "timestamp": 1700000000000}]
+    assert batch.to_wire()["metrics"] == [
+        {"key": "k", "value": 1.0, "timestamp": 1700000000000, "step": 0}
+    ]
     assert convert.batch_from_wire(batch)[0] == [e.Metric("k", 1.0, 1700000000000, 0)]
 
 
@@ -210,3 +212,13 @@ def test_a_page_of_runs_renders_without_its_unset_fields() -> None:
 )
 def test_sampled_steps_span_the_range(steps: list[int], limit: int, expected: set[int]) -> None:
     assert sample_steps(steps, limit) == expected
+
+
+def test_a_metric_point_without_a_step_is_at_step_zero_as_its_schema_says() -> None:
+    batch = m.LogBatch.model_validate(
+        {"run_id": "r", "metrics": [{"key": "k", "value": 1, "timestamp": 2}]}
+    )
+    assert batch.metrics[0]["step"] == 0
+    schema = m.LogBatch.model_json_schema()["$defs"]["Metric"]
+    assert schema["properties"]["step"]["default"] == 0
+    assert schema["required"] == ["key", "value", "timestamp"]
