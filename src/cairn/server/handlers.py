@@ -1,8 +1,9 @@
 """Request handlers: one per row of ``cairn.wire.endpoints``, each a thin call onto the store.
 
 A handler takes the server context and the parsed request message and returns the
-response: a message, or, where it carries entities, its JSON object (``convert``); routing, parsing, rendering and errors live in ``routes`` and
-``errors``. Handlers run in a worker thread, so they may block.
+response: a message, or, where it carries entities, its JSON object (``convert``).
+Routing, parsing, rendering and errors live in ``routes`` and ``errors``. Handlers run in
+a worker thread, so they may block.
 """
 
 from __future__ import annotations

@@ -409,7 +409,7 @@ class FileStore:
 
         Fields this version does not know are kept. The mapping comes from the cache when
         the file is still the one this process wrote (ending a run it started), which
-        spares a YAML parse, ~8% of creating and ending a run on this store.
+        spares a YAML parse: about a tenth of creating and ending a run on this store.
         """
         meta_path = os.path.join(run_dir, layout.META)
         with _locked(run_dir):
