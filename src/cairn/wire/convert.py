@@ -108,14 +108,14 @@ def experiment_from_wire(msg: m.Experiment) -> e.Experiment:
         name=msg.name,
         artifact_location=msg.artifact_location or "",
         lifecycle_stage=msg.lifecycle_stage or e.LifecycleStage.ACTIVE,
-        tags={t.key: t.value for t in msg.tags},
+        tags={t["key"]: t["value"] for t in msg.tags},
         creation_time=msg.creation_time,
         last_update_time=msg.last_update_time,
     )
 
 
 def experiment_tags_from_wire(tags: Iterable[m.KeyValue]) -> list[e.ExperimentTag]:
-    return [e.ExperimentTag(t.key, t.value) for t in tags]
+    return [e.ExperimentTag(t["key"], t["value"]) for t in tags]
 
 
 def run_info_from_wire(msg: m.RunInfo) -> e.RunInfo:
@@ -139,18 +139,18 @@ def metric_from_wire(msg: m.Metric) -> e.Metric:
 
 
 def params_from_wire(params: Iterable[m.KeyValue]) -> list[e.Param]:
-    return [e.Param(p.key, p.value) for p in params]
+    return [e.Param(p["key"], p["value"]) for p in params]
 
 
 def run_tags_from_wire(tags: Iterable[m.KeyValue]) -> list[e.RunTag]:
-    return [e.RunTag(t.key, t.value) for t in tags]
+    return [e.RunTag(t["key"], t["value"]) for t in tags]
 
 
 def dataset_input_from_wire(msg: m.DatasetInput) -> e.DatasetInput:
     ds = msg.dataset
     return e.DatasetInput(
         dataset=e.Dataset(ds.name, ds.digest, ds.source_type, ds.source, ds.schema_, ds.profile),
-        tags=[e.InputTag(t.key, t.value) for t in msg.tags],
+        tags=[e.InputTag(t["key"], t["value"]) for t in msg.tags],
     )
 
 
