@@ -46,11 +46,94 @@ def test_first_use_creates_the_schema_at_head(tmp_path: Path) -> None:
     assert set(metadata.tables) <= tables
 
 
-def test_migrations_match_the_table_definitions(sql_store: SqlStore) -> None:
-    """Autogenerate against the migrated database finds nothing to add or change."""
-    with sql_store._engine.connect() as conn:
+def _unchanged_by_autogenerate(engine: sa.Engine) -> bool:
+    with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
-        assert compare_metadata(context, metadata) == []
+        return compare_metadata(context, metadata) == []
+
+
+def test_migrations_match_the_table_definitions(sql_store: SqlStore) -> None:
+    """Autogenerate against the migrated database finds nothing to add or change.
+
+    (A new SQLite file is built from the table definitions instead of migrated; the test
+    below migrates one explicitly.)"""
+    assert _unchanged_by_autogenerate(sql_store._engine)
+
+
+def _schema(uri: str) -> dict[str, object]:
+    """Every table's columns, keys, constraints and indexes, names included, as the
+    database reports them."""
+    engine = create_engine(uri)
+    try:
+        inspector = sa.inspect(engine)
+        return {
+            table: {
+                "columns": [
+                    (c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                    for c in inspector.get_columns(table)
+                ],
+                "primary_key": inspector.get_pk_constraint(table),
+                "foreign_keys": sorted(
+                    (fk["name"], *fk["constrained_columns"], fk["referred_table"])
+                    for fk in inspector.get_foreign_keys(table)
+                ),
+                "unique": sorted(
+                    (u["name"], *u["column_names"]) for u in inspector.get_unique_constraints(table)
+                ),
+                "indexes": sorted(
+                    (i["name"], i["unique"], *i["column_names"])
+                    for i in inspector.get_indexes(table)
+                ),
+            }
+            for table in inspector.get_table_names()
+        }
+    finally:
+        engine.dispose()
+
+
+def test_a_new_sqlite_file_gets_the_schema_the_migrations_build(tmp_path: Path) -> None:
+    migrated = f"sqlite:///{tmp_path / 'migrated.db'}"
+    migrate.upgrade(migrated)  # every migration, through Alembic
+    created = f"sqlite:///{tmp_path / 'created.db'}"
+    SqlStore(created).dispose()  # from the table definitions, stamped at head
+    assert _schema(created) == _schema(migrated)
+    assert "metrics" in _schema(created)
+    assert _revision(created) == _revision(migrated) == migrate.HEAD_REVISION
+    engine = create_engine(migrated)
+    try:
+        assert _unchanged_by_autogenerate(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_new_sqlite_file_is_created_without_importing_alembic(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'new.db'}"
+    script = (
+        "import sys; from cairn.store.sql.store import SqlStore; "
+        f"store = SqlStore({uri!r}); store.create_experiment('x'); store.dispose(); "
+        "print('alembic' in sys.modules)"
+    )
+    created = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert created.stdout.strip() == "False"
+    assert _revision(uri) == migrate.HEAD_REVISION
+    store = SqlStore(uri)  # and it opens as up to date, with its experiment
+    try:
+        assert store.get_experiment_by_name("x") is not None
+    finally:
+        store.dispose()
+
+
+def test_a_sqlite_file_holding_other_tables_is_migrated_beside_them(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('kept')")
+    SqlStore(f"sqlite:///{path}").dispose()
+    assert _revision(f"sqlite:///{path}") == migrate.HEAD_REVISION
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT body FROM notes").fetchall() == [("kept",)]
 
 
 def test_head_revision_constant_is_the_newest_migration() -> None:
@@ -59,7 +142,7 @@ def test_head_revision_constant_is_the_newest_migration() -> None:
 
 def test_an_up_to_date_database_opens_without_importing_alembic(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'current.db'}"
-    SqlStore(uri).dispose()  # created (and stamped) through Alembic
+    SqlStore(uri).dispose()  # created and stamped
     script = (
         "import sys; from cairn.store.sql.store import SqlStore; "
         f"SqlStore({uri!r}).dispose(); print('alembic' in sys.modules)"

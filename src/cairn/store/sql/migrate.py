@@ -6,7 +6,11 @@ cannot disagree about what "up to date" means.
 
 Alembic is imported only when a database is not at ``HEAD_REVISION``: importing it
 (with Mako and Pygments) took ~0.11 s, an eighth of a short script on SQLite, only to
-find the database up to date.
+find the database up to date. A new, empty SQLite file (a script's or a test's first run,
+a fresh local server) does not need it either: its tables come straight from the table
+definitions and it is stamped at head, as Alembic's documentation describes for building
+an up-to-date database from scratch (13 ms instead of ~0.28 s in a fresh process). A test
+checks that this builds the same schema as the migrations.
 """
 
 from __future__ import annotations
@@ -73,6 +77,29 @@ def _at_head(engine: sa.Engine) -> bool:
         return False
 
 
+def _create_new_sqlite(engine: sa.Engine) -> bool:
+    """Build the schema of an empty SQLite database from the table definitions and stamp
+    it ``HEAD_REVISION``; False, changing nothing, when the database holds any table."""
+    from cairn.store.sql.tables import metadata
+
+    # The write transaction holds SQLite's write lock, so of two processes opening the
+    # same new file, the second finds the first one's tables and leaves them alone.
+    with write_transaction(engine) as conn:
+        if sa.inspect(conn).get_table_names():
+            return False
+        metadata.create_all(conn)
+        # the table Alembic itself would create to hold the stamp
+        conn.exec_driver_sql(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+            "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+        )
+        conn.execute(
+            sa.text("INSERT INTO alembic_version (version_num) VALUES (:revision)"),
+            {"revision": HEAD_REVISION},
+        )
+    return True
+
+
 def _upgrade_engine(engine: sa.Engine) -> None:
     # A write transaction: on SQLite it holds the write lock, so two processes opening
     # the same new file cannot both try to create the tables.
@@ -99,6 +126,8 @@ def ensure_schema(engine: sa.Engine, uri: str) -> None:
             or at one this version of Cairn does not know.
     """
     if _at_head(engine):
+        return
+    if engine.dialect.name == "sqlite" and _create_new_sqlite(engine):
         return
     from alembic.script import ScriptDirectory
 
