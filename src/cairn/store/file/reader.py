@@ -10,6 +10,7 @@ import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from cairn.entities import (
     DatasetInput,
@@ -48,13 +49,20 @@ def read_experiment(experiment_dir: Path) -> Experiment | None:
     return experiment
 
 
-def read_run_info(run_dir: Path) -> RunInfo | None:
+def read_run_meta(run_dir: Path) -> tuple[dict[str, Any], RunInfo] | None:
+    """A run's meta.yaml mapping and the info it states; None when the file is missing
+    or names no run or no experiment."""
     meta = layout.load_yaml(run_dir / layout.META)
     if meta is None or not (meta.get("run_id") or meta.get("run_uuid")):
         return None
     if "experiment_id" not in meta:
         return None
-    return layout.run_info_from_meta(meta)
+    return meta, layout.run_info_from_meta(meta)
+
+
+def read_run_info(run_dir: Path) -> RunInfo | None:
+    found = read_run_meta(run_dir)
+    return None if found is None else found[1]
 
 
 def read_deleted_time(run_dir: Path) -> int | None:

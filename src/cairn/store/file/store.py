@@ -130,6 +130,12 @@ def _locked(directory: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def _meta_key(run_dir: Path) -> str:
+    """The run's meta.yaml path, as the parse cache keys it (``os.path.join``: this runs
+    on every logging call, and is cheaper than ``Path`` arithmetic)."""
+    return os.path.join(run_dir, layout.META)
+
+
 class FileStore:
     """Experiments and runs in an ``mlruns`` directory (a plain path or a ``file:`` URI)."""
 
@@ -138,11 +144,9 @@ class FileStore:
         self.trash = self.root / layout.TRASH
         self.artifact_root = _as_file_uri(default_artifact_root or str(self.root))
         self._run_dirs: dict[str, Path] = {}
-        # run meta.yaml -> its RunInfo; see _run_info
-        self._run_infos: caches.ParsedFiles[RunInfo | None] = caches.ParsedFiles(_PARSED_CACHE_SIZE)
-        # run meta.yaml -> its whole mapping, as this process last wrote it; see _rewrite_run
-        self._run_metas: caches.ParsedFiles[dict[str, Any] | None] = caches.ParsedFiles(
-            _PARSED_CACHE_SIZE
+        # run meta.yaml -> its mapping and the RunInfo it states; see _run_meta
+        self._run_metas: caches.ParsedFiles[tuple[dict[str, Any], RunInfo] | None] = (
+            caches.ParsedFiles(_PARSED_CACHE_SIZE)
         )
         # experiment meta.yaml -> (lifecycle stage, artifact location)
         self._experiment_basics: caches.ParsedFiles[tuple[str, str]] = caches.ParsedFiles(
@@ -379,18 +383,25 @@ class FileStore:
                 return candidate
         raise ResourceDoesNotExist(f"Run '{run_id}' not found")
 
-    def _run_info(self, run_dir: Path) -> RunInfo:
-        """The run's info from its meta.yaml, parsed again only when the file changed.
+    def _run_meta(self, run_dir: Path) -> tuple[dict[str, Any], RunInfo]:
+        """The run's meta.yaml mapping and info, parsed again only when the file changed.
 
-        Every logging call checks that its run is active; re-parsing the YAML each time
-        was a third of a synchronous ``log_metric``.
+        Every logging call checks that its run is active, and ending a run rewrites the
+        mapping; re-parsing the YAML each time was a third of a synchronous
+        ``log_metric`` and a tenth of creating and ending a run.
         """
-        info = self._run_infos.get(
-            os.path.join(run_dir, layout.META), lambda: reader.read_run_info(run_dir)
-        )
-        if info is None:
+        found = self._run_metas.get(_meta_key(run_dir), lambda: reader.read_run_meta(run_dir))
+        if found is None:
             raise InvalidState(f"Run '{run_dir.name}' metadata is in invalid state.")
-        return info
+        return found
+
+    def _run_info(self, run_dir: Path) -> RunInfo:
+        return self._run_meta(run_dir)[1]
+
+    def _remember_run_meta(self, run_dir: Path, meta: dict[str, Any]) -> None:
+        """Cache what this process just wrote to a run's meta.yaml, under the run's lock
+        or before anyone else knows the run: the file stat'ed now is that one."""
+        self._run_metas.remember(_meta_key(run_dir), (meta, layout.run_info_from_meta(meta)))
 
     def _active_run_dir(self, run_id: str) -> tuple[Path, RunInfo]:
         run_dir = self._run_dir(run_id)
@@ -405,18 +416,10 @@ class FileStore:
     def _rewrite_run(
         self, run_dir: Path, mirror: frozenset[str] = frozenset({"info"}), **changes: object
     ) -> RunInfo:
-        """Change fields of a run's meta.yaml, atomically and under a cross-process lock.
-
-        Fields this version does not know are kept. The mapping comes from the cache when
-        the file is still the one this process wrote (ending a run it started), which
-        spares a YAML parse: about a tenth of creating and ending a run on this store.
-        """
-        meta_path = os.path.join(run_dir, layout.META)
+        """Change fields of a run's meta.yaml, atomically and under a cross-process lock;
+        fields this version does not know are kept."""
         with _locked(run_dir):
-            meta = self._run_metas.get(meta_path, lambda: layout.load_yaml(Path(meta_path)))
-            if meta is None:
-                raise InvalidState(f"Run '{run_dir.name}' metadata is in invalid state.")
-            info = layout.run_info_from_meta(meta)
+            meta, info = self._run_meta(run_dir)
             if "status" in changes and isinstance(changes["status"], str):
                 changes["status"] = int(RunStatus.from_string(changes["status"]))
             deleted_time = changes.pop("deleted_time", meta.get("deleted_time"))
@@ -425,16 +428,10 @@ class FileStore:
                 fields["status"] = RunStatus.to_string(int(changes["status"]))  # type: ignore[call-overload]
             info = dataclasses.replace(info, **fields)  # type: ignore[arg-type]
             new_meta = {**meta, **layout.run_info_to_meta(info, deleted_time)}  # type: ignore[arg-type]
-            replace_file(Path(meta_path), layout.dump_yaml(new_meta))
-            self._remember_run_meta(meta_path, new_meta)
+            replace_file(run_dir / layout.META, layout.dump_yaml(new_meta))
+            self._remember_run_meta(run_dir, new_meta)
         self.index.mirror_run(run_dir, parts=mirror)
         return info
-
-    def _remember_run_meta(self, meta_path: str, meta: dict[str, Any]) -> None:
-        """Cache what this process just wrote to a run's meta.yaml, under the lock or
-        before anyone else knows the run: the file stat'ed now is that one."""
-        self._run_metas.remember(meta_path, meta)
-        self._run_infos.remember(meta_path, layout.run_info_from_meta(meta))
 
     def _experiment_stage_and_location(self, experiment_id: str) -> tuple[str, str]:
         """What creating a run needs of its experiment, re-read only when meta.yaml changed
@@ -491,12 +488,10 @@ class FileStore:
             run_name=run_name,
         )
         # meta.yaml last: until it exists the run is invisible to both MLflow and Cairn
-        meta_path = os.path.join(run_dir, layout.META)
         meta = layout.run_info_to_meta(info, None)
-        replace_file(Path(meta_path), layout.dump_yaml(meta))
-        # No other writer knows the run's id yet: the file stat'ed now is the one just
-        # written, so its first logging call need not parse it again (see _run_info).
-        self._remember_run_meta(meta_path, meta)
+        replace_file(run_dir / layout.META, layout.dump_yaml(meta))
+        # its first logging call need not parse the file again (see _run_meta)
+        self._remember_run_meta(run_dir, meta)
         with self._lock:
             self._run_dirs[run_id] = run_dir
         self.index.mirror_run(run_dir)
