@@ -5,11 +5,12 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 
 from cairn.entities import Metric, Param, RunTag
-from cairn.store.sql.engine import _enter_wal_mode
+from cairn.store.sql.engine import _engine_write_locks, _enter_wal_mode, write_transaction
 from cairn.store.sql.store import SqlStore
 
 PROCESSES = 4
@@ -87,6 +88,40 @@ def test_threads_sharing_one_store(sql_store: SqlStore) -> None:
         len(sql_store.get_metric_history(run_id, f"t{i}")) for run_id in run_ids for i in range(8)
     )
     assert total == 8 * 20
+
+
+def test_writers_of_one_sqlite_file_in_one_process_queue_on_one_lock(tmp_path: Path) -> None:
+    """However the file is named, its writers in this process queue on the same lock (and
+    not on SQLite's busy handler, which sleeps); other files and memory databases do not."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "data")
+    first = SqlStore(f"sqlite:///{tmp_path / 'data' / 'one.db'}")
+    second = SqlStore(f"sqlite:///{tmp_path / 'alias' / '..' / 'alias' / 'one.db'}")
+    other = SqlStore(f"sqlite:///{tmp_path / 'other.db'}")
+    memory, memory_too = SqlStore("sqlite://"), SqlStore("sqlite:///:memory:")
+    stores = (first, second, other, memory, memory_too)
+    try:
+        lock = _engine_write_locks[first._engine][0]
+        assert _engine_write_locks[second._engine][0] is lock
+        others = [_engine_write_locks[store._engine][0] for store in stores[2:]]
+        assert len({id(each) for each in [lock, *others]}) == 4
+
+        run_id = first.create_run("0", "u", 0, [], "r").info.run_id
+        written = threading.Event()
+        with write_transaction(first._engine) as conn:
+            conn.exec_driver_sql("UPDATE runs SET name = 'held' WHERE run_uuid = ?", (run_id,))
+            writer = threading.Thread(
+                target=lambda: (second.log_batch(run_id, [Metric("m", 1.0, 1, 1)]), written.set())
+            )
+            writer.start()
+            assert not written.wait(0.3)  # queued behind the open transaction
+        writer.join(timeout=60)
+        assert written.is_set()
+        assert first.get_run(run_id).data.metrics == {"m": 1.0}
+        assert first.get_run(run_id).info.run_name == "held"
+    finally:
+        for store in stores:
+            store.dispose()
 
 
 class _BusyCursor:

@@ -9,8 +9,11 @@ timeout).
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,6 +39,32 @@ _WRITE_OPTION = "cairn_write"
 SQLITE_LOWER_FUNCTION = "cairn_lower"
 # how much of a SQLite file is read through a memory map (SQLite maps no more than the file)
 SQLITE_MMAP_BYTES = 1 << 30
+
+
+# One lock per SQLite database file for the write transactions of this process. Threads
+# queue on it and wake the moment it is free; queued on SQLite's own busy handler they
+# would sleep in steps of 1 to 100 ms and leave the file idle between them (a server's
+# concurrent writers). Other processes still wait through the busy timeout.
+_sqlite_write_locks: weakref.WeakValueDictionary[str, threading.RLock] = (
+    weakref.WeakValueDictionary()
+)
+# each SQLite engine's write lock, and how long to queue on it (the busy timeout)
+_engine_write_locks: weakref.WeakKeyDictionary[sa.Engine, tuple[threading.RLock, float]] = (
+    weakref.WeakKeyDictionary()
+)
+_write_locks_guard = threading.Lock()
+
+
+def _sqlite_write_lock(url: sa.URL) -> threading.RLock:
+    """The process's write lock for a SQLite database (a memory database: its own)."""
+    if _is_memory_sqlite(url):
+        return threading.RLock()
+    path = os.path.realpath(url.database or "")
+    with _write_locks_guard:
+        lock = _sqlite_write_locks.get(path)
+        if lock is None:
+            lock = _sqlite_write_locks[path] = threading.RLock()
+        return lock
 
 
 def _unicode_lower(value: object) -> object:
@@ -74,7 +103,9 @@ def create_engine(uri: str) -> sa.Engine:
         kwargs["connect_args"] = {"charset": "utf8mb4"}
     engine = sa.create_engine(url, **kwargs)
     if backend == "sqlite":
-        _configure_sqlite(engine, _is_memory_sqlite(url), kwargs["connect_args"]["timeout"])
+        timeout = kwargs["connect_args"]["timeout"]
+        _configure_sqlite(engine, _is_memory_sqlite(url), timeout)
+        _engine_write_locks[engine] = (_sqlite_write_lock(url), timeout)
     return engine
 
 
@@ -131,10 +162,17 @@ def _configure_sqlite(engine: sa.Engine, memory: bool, busy_timeout: float) -> N
 @contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A connection inside a transaction that will write; committed on success."""
-    with engine.connect() as conn:
-        conn.execution_options(**{_WRITE_OPTION: True})
-        with conn.begin():
-            yield conn
+    lock, timeout = _engine_write_locks.get(engine, (None, 0.0))
+    # past the busy timeout, stop queueing here and let SQLite's own timeout decide
+    queued = lock is not None and lock.acquire(timeout=timeout)
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+    finally:
+        if queued and lock is not None:
+            lock.release()
 
 
 @contextmanager
