@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import cairn
+from cairn.entities import Metric
 from cairn.exceptions import InvalidState
 from cairn.store.sql import migrate
 from cairn.store.sql.engine import create_engine, normalize_uri
@@ -100,6 +102,50 @@ def test_a_new_sqlite_file_gets_the_schema_the_migrations_build(tmp_path: Path) 
     assert _schema(created) == _schema(migrated)
     assert "metrics" in _schema(created)
     assert _revision(created) == _revision(migrated) == migrate.HEAD_REVISION
+    # what the inspector does not report: metric points live in their key alone
+    for path in (tmp_path / "created.db", tmp_path / "migrated.db"):
+        assert _table_sql(path, "metrics").endswith("WITHOUT ROWID")
+        assert not _table_sql(path, "latest_metrics").endswith("WITHOUT ROWID")
+
+
+def _table_sql(path: Path, table: str) -> str:
+    with sqlite3.connect(path) as conn:
+        (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+    return str(sql).strip()
+
+
+def test_upgrading_to_metrics_without_rowid_keeps_every_point(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    uri = f"sqlite:///{path}"
+    _database_at(uri, "0002")
+    points = [("run1", "loss", step, 1_000 + step, 1.0 / (step + 1), 0, 0) for step in range(500)]
+    points.append(("run1", "loss", 3, 1_003, 0.0, 1, 0))  # a NaN beside a number at step 3
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage,"
+            " creation_time, last_update_time) VALUES (1, 'e', '/a', 'active', 1, 1)"
+        )
+        conn.execute(
+            "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time,"
+            " lifecycle_stage, artifact_uri) VALUES"
+            " ('run1', 'r', 1, 'u', 'RUNNING', 1, 'active', '/a/run1')"
+        )
+        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", points)
+    assert not _table_sql(path, "metrics").endswith("WITHOUT ROWID")
+
+    migrate.upgrade(uri)
+    assert _table_sql(path, "metrics").endswith("WITHOUT ROWID")
+    store = SqlStore(uri)
+    try:
+        history = store.get_metric_history("run1", "loss")
+        assert len(history) == 501
+        assert [m.step for m in history] == sorted([*range(500), 3])
+        assert history[-1].value == 1.0 / 500
+        assert sum(math.isnan(m.value) for m in history) == 1
+        store.log_batch("run1", metrics=[Metric("loss", 9.0, 2_000, 500)])  # still writable
+        assert len(store.get_metric_history("run1", "loss")) == 502
+    finally:
+        store.dispose()
 
 
 def test_a_new_sqlite_file_is_created_without_importing_alembic(tmp_path: Path) -> None:
