@@ -265,6 +265,8 @@ def test_sqlite_uses_wal_and_foreign_keys(tmp_path: Path) -> None:
     with store._engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        # checkpoints every ~40 MB of log, not SQLite's ~4 MB
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
     store.dispose()
     # WAL is a property of the file: a plain sqlite3 connection sees it too
     with sqlite3.connect(path) as raw:

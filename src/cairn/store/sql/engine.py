@@ -39,6 +39,8 @@ _WRITE_OPTION = "cairn_write"
 SQLITE_LOWER_FUNCTION = "cairn_lower"
 # how much of a SQLite file is read through a memory map (SQLite maps no more than the file)
 SQLITE_MMAP_BYTES = 1 << 30
+# WAL pages written between two checkpoints (SQLite's default is 1,000)
+SQLITE_CHECKPOINT_PAGES = 10_000
 
 
 # One lock per SQLite database file for the write transactions of this process. Threads
@@ -139,6 +141,10 @@ def _configure_sqlite(engine: sa.Engine, memory: bool, busy_timeout: float) -> N
             # WAL + NORMAL is durable across application crashes; only an OS crash can
             # lose the last transactions, never corrupt the file.
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Copy the log back into the database every ~40 MB of it rather than every
+            # ~4 MB (SQLite's default): each copy ends in an fsync, and pages rewritten
+            # in between (a metric's index leaf, once per batch) are copied once.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
             # Searches read rows all over the file (runs, then their params, tags and
             # metrics); reading pages through a memory map instead of a read() call
             # each made the query 1.1-2.6x faster at 20,000 runs. Address space only:
