@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import sqlite3
 import subprocess
@@ -114,7 +115,9 @@ def _table_sql(path: Path, table: str) -> str:
     return str(sql).strip()
 
 
-def test_upgrading_to_metrics_without_rowid_keeps_every_point(tmp_path: Path) -> None:
+def test_upgrading_to_metrics_without_rowid_keeps_every_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "old.db"
     uri = f"sqlite:///{path}"
     _database_at(uri, "0002")
@@ -133,7 +136,10 @@ def test_upgrading_to_metrics_without_rowid_keeps_every_point(tmp_path: Path) ->
         conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", points)
     assert not _table_sql(path, "metrics").endswith("WITHOUT ROWID")
 
-    migrate.upgrade(uri)
+    monkeypatch.setattr(migrate, "ANNOUNCED_REBUILD_POINTS", 500)  # a long copy is announced
+    with caplog.at_level(logging.WARNING, logger="cairn.store.sql.migrations"):
+        migrate.upgrade(uri)
+    assert "Rebuilding the metrics table (about 501 points)" in caplog.text
     assert _table_sql(path, "metrics").endswith("WITHOUT ROWID")
     store = SqlStore(uri)
     try:
