@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -10,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from cairn.entities import Metric, Param, RunTag
-from cairn.store.sql.engine import _engine_write_locks, _enter_wal_mode, write_transaction
+from cairn.store.sql.engine import (
+    _engine_write_keys,
+    _enter_wal_mode,
+    _write_lock,
+    write_transaction,
+)
 from cairn.store.sql.store import SqlStore
 
 PROCESSES = 4
@@ -101,9 +107,13 @@ def test_writers_of_one_sqlite_file_in_one_process_queue_on_one_lock(tmp_path: P
     memory, memory_too = SqlStore("sqlite://"), SqlStore("sqlite:///:memory:")
     stores = (first, second, other, memory, memory_too)
     try:
-        lock = _engine_write_locks[first._engine][0]
-        assert _engine_write_locks[second._engine][0] is lock
-        others = [_engine_write_locks[store._engine][0] for store in stores[2:]]
+
+        def lock_of(store: SqlStore) -> object:
+            return _write_lock(_engine_write_keys[store._engine][0])
+
+        lock = lock_of(first)
+        assert lock_of(second) is lock
+        others = [lock_of(store) for store in stores[2:]]
         assert len({id(each) for each in [lock, *others]}) == 4
 
         run_id = first.create_run("0", "u", 0, [], "r").info.run_id
@@ -122,6 +132,37 @@ def test_writers_of_one_sqlite_file_in_one_process_queue_on_one_lock(tmp_path: P
     finally:
         for store in stores:
             store.dispose()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_a_forked_child_does_not_inherit_a_held_write_lock(tmp_path: Path) -> None:
+    """A child forked while another thread holds a database's write lock gets a free
+    one: the inherited lock would never be released in the child, whose writes would
+    each wait out the busy timeout. (Only the lock: SQLite's own state must not cross
+    a fork mid-transaction.)"""
+    store = SqlStore(f"sqlite:///{tmp_path / 'fork.db'}")
+    key = _engine_write_keys[store._engine][0]
+    held, forked = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with _write_lock(key):
+            held.set()
+            forked.wait(60)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    try:
+        assert held.wait(60)
+        assert not _write_lock(key).acquire(blocking=False)  # held, in this process
+        pid = os.fork()
+        if pid == 0:  # the child reports through its exit status only
+            os._exit(0 if _write_lock(key).acquire(blocking=False) else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        forked.set()
+        holder.join(timeout=60)
+        store.dispose()
 
 
 class _BusyCursor:

@@ -9,6 +9,7 @@ timeout).
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import threading
@@ -47,26 +48,41 @@ SQLITE_CHECKPOINT_PAGES = 10_000
 # queue on it and wake the moment it is free; queued on SQLite's own busy handler they
 # would sleep in steps of 1 to 100 ms and leave the file idle between them (a server's
 # concurrent writers). Other processes still wait through the busy timeout.
-_sqlite_write_locks: weakref.WeakValueDictionary[str, threading.RLock] = (
-    weakref.WeakValueDictionary()
-)
-# each SQLite engine's write lock, and how long to queue on it (the busy timeout)
-_engine_write_locks: weakref.WeakKeyDictionary[sa.Engine, tuple[threading.RLock, float]] = (
+_write_locks: dict[str, threading.RLock] = {}  # by the file's real path
+_write_locks_guard = threading.Lock()
+# each SQLite engine's key into _write_locks, and how long to queue (the busy timeout)
+_engine_write_keys: weakref.WeakKeyDictionary[sa.Engine, tuple[str, float]] = (
     weakref.WeakKeyDictionary()
 )
-_write_locks_guard = threading.Lock()
+_memory_databases = itertools.count()
 
 
-def _sqlite_write_lock(url: sa.URL) -> threading.RLock:
-    """The process's write lock for a SQLite database (a memory database: its own)."""
+def _write_lock(key: str) -> threading.RLock:
+    lock = _write_locks.get(key)
+    if lock is None:
+        with _write_locks_guard:
+            lock = _write_locks.setdefault(key, threading.RLock())
+    return lock
+
+
+def _register_write_lock(engine: sa.Engine, url: sa.URL, busy_timeout: float) -> None:
     if _is_memory_sqlite(url):
-        return threading.RLock()
-    path = os.path.realpath(url.database or "")
-    with _write_locks_guard:
-        lock = _sqlite_write_locks.get(path)
-        if lock is None:
-            lock = _sqlite_write_locks[path] = threading.RLock()
-        return lock
+        key = f":memory:{next(_memory_databases)}"  # each memory database is its own
+        weakref.finalize(engine, _write_locks.pop, key, None)
+    else:
+        key = os.path.realpath(url.database or "")
+    _engine_write_keys[engine] = (key, busy_timeout)
+
+
+def _forget_write_locks() -> None:
+    """In a forked child: a lock some thread of the parent held stays held for good."""
+    global _write_locks_guard
+    _write_locks_guard = threading.Lock()
+    _write_locks.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_write_locks)
 
 
 def _unicode_lower(value: object) -> object:
@@ -107,7 +123,7 @@ def create_engine(uri: str) -> sa.Engine:
     if backend == "sqlite":
         timeout = kwargs["connect_args"]["timeout"]
         _configure_sqlite(engine, _is_memory_sqlite(url), timeout)
-        _engine_write_locks[engine] = (_sqlite_write_lock(url), timeout)
+        _register_write_lock(engine, url, timeout)
     return engine
 
 
@@ -168,7 +184,8 @@ def _configure_sqlite(engine: sa.Engine, memory: bool, busy_timeout: float) -> N
 @contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A connection inside a transaction that will write; committed on success."""
-    lock, timeout = _engine_write_locks.get(engine, (None, 0.0))
+    key, timeout = _engine_write_keys.get(engine, (None, 0.0))
+    lock = None if key is None else _write_lock(key)
     # past the busy timeout, stop queueing here and let SQLite's own timeout decide
     queued = lock is not None and lock.acquire(timeout=timeout)
     try:
