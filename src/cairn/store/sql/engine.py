@@ -4,7 +4,8 @@ SQLite is set up so several processes can log into one file: WAL journal (reader
 block the writer), a busy timeout (writers queue instead of failing), and write
 transactions that start with ``BEGIN IMMEDIATE`` so two writers never both hold a read
 snapshot and then deadlock upgrading it (SQLite would fail one at once, ignoring the
-timeout).
+timeout). Within one process, writers of a file queue on a lock of its own first, which
+wakes them sooner than SQLite's busy handler would.
 """
 
 from __future__ import annotations
