@@ -2,7 +2,7 @@
 
 python -m benchmarks.floors [--runs N]
 
-The tables are created by Cairn's SQL store (MLflow's schema); then the same statements
+The tables are created by Cairn's SQL store (Cairn's schema); then the same statements
 the store runs go straight to ``sqlite3``, on a connection the store's engine configured
 (WAL, ``synchronous=NORMAL``, memory-mapped reads, foreign keys), with no Cairn,
 SQLAlchemy or HTTP on top. A Cairn figure cannot beat these; where 20x MLflow's figure

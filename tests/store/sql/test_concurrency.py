@@ -97,8 +97,10 @@ def test_threads_sharing_one_store(sql_store: SqlStore) -> None:
 
 
 def test_writers_of_one_sqlite_file_in_one_process_queue_on_one_lock(tmp_path: Path) -> None:
-    """However the file is named, its writers in this process queue on the same lock (and
-    not on SQLite's busy handler, which sleeps); other files and memory databases do not."""
+    """However the file is named, its writers in this process share one lock; other files
+    and memory databases have their own. A writer queued behind an open transaction lands
+    after it (as it would through SQLite's busy handler: the lock makes it wake sooner,
+    which this test does not time)."""
     (tmp_path / "data").mkdir()
     (tmp_path / "alias").symlink_to(tmp_path / "data")
     first = SqlStore(f"sqlite:///{tmp_path / 'data' / 'one.db'}")

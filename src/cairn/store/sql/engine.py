@@ -49,7 +49,9 @@ SQLITE_CHECKPOINT_PAGES = 10_000
 # queue on it and wake the moment it is free; queued on SQLite's own busy handler they
 # would sleep in steps of 1 to 100 ms and leave the file idle between them (a server's
 # concurrent writers). Other processes still wait through the busy timeout.
-_write_locks: dict[str, threading.RLock] = {}  # by the file's real path
+# By the file's real path; kept for the process's life (an entry per file ever opened),
+# so that every engine on a file finds the same lock. A memory database's goes with it.
+_write_locks: dict[str, threading.RLock] = {}
 _write_locks_guard = threading.Lock()
 # each SQLite engine's key into _write_locks, and how long to queue (the busy timeout)
 _engine_write_keys: weakref.WeakKeyDictionary[sa.Engine, tuple[str, float]] = (
