@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import re
 import subprocess
 from pathlib import Path
@@ -88,3 +89,24 @@ def test_system_tags(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert tags["mlflow.user"]
     assert "mlflow.source.git.commit" not in tags
     assert context.resolve_tags({"mlflow.user": "me"})["mlflow.user"] == "me"
+
+
+def test_a_repository_made_later_and_new_commits_are_seen(tmp_path: Path) -> None:
+    assert context.git_commit(tmp_path) is None
+    heads = tmp_path / ".git" / "refs" / "heads"
+    heads.mkdir(parents=True)
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (heads / "main").write_text(SHA + "\n")
+    assert context.git_commit(tmp_path) == SHA
+    (heads / "main").write_text(OTHER + "\n")  # a commit made while the process runs
+    assert context.git_commit(tmp_path) == OTHER
+
+
+def test_user_is_getpass_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    assert context.current_user() == getpass.getuser()  # the password database's name
+    monkeypatch.setenv("USER", "someone")
+    assert context.current_user() == "someone" == getpass.getuser()
+    monkeypatch.setenv("LOGNAME", "first")
+    assert context.current_user() == "first" == getpass.getuser()

@@ -6,7 +6,7 @@ repository just leaves the tag out.
 
 from __future__ import annotations
 
-import getpass
+import functools
 import os
 import sys
 from pathlib import Path
@@ -27,10 +27,26 @@ SOURCE_TYPE_LOCAL = "LOCAL"
 
 
 def current_user() -> str:
-    """The login name of whoever runs this process, or ``unknown``."""
+    """The login name of whoever runs this process, or ``unknown``: ``getpass.getuser``'s
+    answer, with its password-database fallback looked up once a uid (it read
+    /etc/passwd at every run)."""
+    for name in _LOGIN_VARIABLES:
+        user = os.environ.get(name)
+        if user:
+            return user
+    return _account_name(os.getuid() if hasattr(os, "getuid") else -1)
+
+
+_LOGIN_VARIABLES = ("LOGNAME", "USER", "LNAME", "USERNAME")  # getpass.getuser's order
+
+
+@functools.lru_cache(maxsize=4)
+def _account_name(uid: int) -> str:
     try:
-        return getpass.getuser()
-    except (KeyError, OSError, ImportError):  # no passwd entry, e.g. in some containers
+        import pwd  # POSIX only
+
+        return pwd.getpwuid(uid).pw_name
+    except (KeyError, ImportError):  # no passwd entry, e.g. in some containers
         return "unknown"
 
 
@@ -51,6 +67,22 @@ def _git_dir(start: Path) -> Path | None:
                 target = Path(text.partition(":")[2].strip())
                 return target if target.is_absolute() else (directory / target).resolve()
     return None
+
+
+# Repositories found, by the absolute path asked about: looking one up took a dozen
+# system calls at every run. Only found ones are kept, so a repository made later in
+# the process is still seen; HEAD is read afresh each time.
+_git_dirs: dict[str, Path] = {}
+
+
+def _find_git_dir(path: str) -> Path | None:
+    found = _git_dirs.get(path)
+    if found is None:
+        start = Path(path).resolve()
+        found = _git_dir(start if start.is_dir() else start.parent)
+        if found is not None:
+            _git_dirs[path] = found
+    return found
 
 
 def _resolve_ref(git_dir: Path, ref: str) -> str | None:
@@ -75,8 +107,7 @@ def _resolve_ref(git_dir: Path, ref: str) -> str | None:
 def git_commit(path: str | os.PathLike[str]) -> str | None:
     """The commit checked out in the git repository containing ``path``, read from ``.git``."""
     try:
-        start = Path(path).resolve()
-        git_dir = _git_dir(start if start.is_dir() else start.parent)
+        git_dir = _find_git_dir(os.path.abspath(path))
         if git_dir is None:
             return None
         head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()

@@ -6,6 +6,9 @@ import math
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cairn.entities import ExperimentTag, Metric, Param, RunTag
 from cairn.exceptions import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
@@ -252,3 +255,88 @@ def test_latest_of_columns_agrees_with_latest_metric(
     both_nan = math.isnan(found.value) and math.isnan(expected.value)
     assert both_nan or found.value == expected.value
     assert layout.latest_of_columns("k", [], [], []) is None
+
+
+def _pyyaml(data: dict[str, object]) -> str:
+    text: str = yaml.dump(
+        data, Dumper=layout._Dumper, default_flow_style=False, allow_unicode=True, sort_keys=True
+    )
+    return text
+
+
+# Strings made of the characters the fast path accepts plus the ones that change how
+# PyYAML spells a scalar (indicators, quotes, spaces, breaks, non-ASCII).
+_SCALAR_TEXT = st.text(
+    alphabet=st.sampled_from("aZ09_./:+=-~ #'\"\n!&*?,[]{}%@`|>\tyesnoNulL<é"), max_size=8
+)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "1",
+        "0.5",
+        "1e3",
+        "0x1F",
+        "1_000",
+        "yes",
+        "No",
+        "on",
+        "null",
+        "Null",
+        "~",
+        "=",
+        "2024-01-02",
+        "12:30:00",
+        "-",
+        "-a",
+        "--",
+        "---",
+        ".",
+        "...",
+        ".5",
+        ":",
+        "a:",
+        "a:b",
+        "file:///tmp/x y/mlruns",
+        "s3://bucket/key",
+        "/abs/path",
+        "bold-cat-123",
+        "a" * 200,
+        "<<",
+        "+1",
+        "nan",
+        ".inf",
+        "tag-1",
+        "run/name",
+        None,
+        0,
+        -3,
+        1_700_000_000_000,
+        True,
+        1.5,
+        [],
+        ["x"],
+        {"a": 1},
+    ],
+)
+def test_flat_yaml_matches_pyyaml(value: object) -> None:
+    meta = {"b_key": value, "a_key": "v", "c": None}
+    assert layout.dump_yaml(meta) == _pyyaml(meta)
+    assert yaml.safe_load(layout.dump_yaml(meta)) == meta
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(_SCALAR_TEXT, st.none(), st.integers()), min_size=1, max_size=3))
+def test_flat_yaml_matches_pyyaml_on_any_scalars(values: list[object]) -> None:
+    meta = {f"key_{i}": value for i, value in enumerate(values)}
+    assert layout.dump_yaml(meta) == _pyyaml(meta)
+
+
+def test_a_new_runs_meta_takes_the_fast_path(tmp_path: Path) -> None:
+    store = FileStore(str(tmp_path / "mlruns"))
+    run = store.create_run("0", "me", 123, [], "bold-cat-7")
+    meta = layout.load_yaml(tmp_path / "mlruns" / "0" / run.info.run_id / "meta.yaml")
+    assert meta is not None
+    assert layout._dump_flat_yaml(meta) == _pyyaml(meta)

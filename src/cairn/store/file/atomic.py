@@ -3,6 +3,7 @@
 - ``replace_file``: the new content appears whole or not at all (temp file + ``os.replace``).
 - ``create_file_once``: the first writer wins, later ones see the existing file (``os.link``
   of a complete temp file), so a param can never be half-written or silently changed.
+- ``write_unseen_file``: a plain write, for files inside a run no reader can see yet.
 - ``append_text``: one ``write`` on an ``O_APPEND`` descriptor, so concurrent appenders from
   any number of processes never interleave inside a line.
 
@@ -14,25 +15,41 @@ neither MLflow nor Cairn mistakes a stray file for data after a crash.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 from cairn.store.file.layout import TMP_PREFIX
 
 _T = TypeVar("_T")
+StrPath = str | os.PathLike[str]
+
+# Temp names: a random token drawn once a process, then a counter (a uuid4 each time
+# was a getrandom call per file, 18 a run). O_EXCL settles any clash with a stray
+# file; the pid keeps a forked child, which shares the token, apart.
+_TOKEN = uuid.uuid4().hex[:12]
+_serial = itertools.count()
 
 
-def _write_temp(data: bytes, tmp_dir: Path) -> Path:
-    tmp = tmp_dir / f"{TMP_PREFIX}{uuid.uuid4().hex}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _write_temp(data: bytes, tmp_dir: StrPath) -> str:
+    while True:
+        tmp = os.path.join(tmp_dir, f"{TMP_PREFIX}{_TOKEN}-{os.getpid()}-{next(_serial)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        break
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        _write_all(fd, data)
         # fsync would make each write cost milliseconds; rename-after-write already
         # guarantees readers never see a partial file, which is what MLflow relies on.
     finally:
@@ -40,7 +57,7 @@ def _write_temp(data: bytes, tmp_dir: Path) -> Path:
     return tmp
 
 
-def _making_parent(path: str | Path, operation: Callable[[], _T]) -> _T:
+def _making_parent(path: StrPath, operation: Callable[[], _T]) -> _T:
     """``operation()``, tried again after creating ``path``'s directory if it was missing.
 
     The directory is made only after a first attempt fails: most writes go to a
@@ -50,16 +67,16 @@ def _making_parent(path: str | Path, operation: Callable[[], _T]) -> _T:
     try:
         return operation()
     except FileNotFoundError:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         return operation()
 
 
-def _temp_beside(path: Path, data: bytes, tmp_dir: Path | None) -> Path:
+def _temp_beside(path: StrPath, data: bytes, tmp_dir: StrPath | None) -> str:
     """A complete temp file for ``path``, creating ``path``'s directory if it is missing."""
-    return _making_parent(path, lambda: _write_temp(data, tmp_dir or path.parent))
+    return _making_parent(path, lambda: _write_temp(data, tmp_dir or os.path.dirname(path)))
 
 
-def replace_file(path: Path, content: str, tmp_dir: Path | None = None) -> None:
+def replace_file(path: StrPath, content: str, tmp_dir: StrPath | None = None) -> None:
     """Write ``content`` to ``path`` atomically, replacing any previous file."""
     tmp = _temp_beside(path, content.encode("utf-8"), tmp_dir)
     try:
@@ -70,7 +87,7 @@ def replace_file(path: Path, content: str, tmp_dir: Path | None = None) -> None:
         raise
 
 
-def create_file_once(path: Path, content: str, tmp_dir: Path | None = None) -> bool:
+def create_file_once(path: StrPath, content: str, tmp_dir: StrPath | None = None) -> bool:
     """Create ``path`` with ``content`` unless it exists; True if this call created it."""
     tmp = _temp_beside(path, content.encode("utf-8"), tmp_dir)
     try:
@@ -83,7 +100,18 @@ def create_file_once(path: Path, content: str, tmp_dir: Path | None = None) -> b
     return True
 
 
-def append_text(path: str | Path, text: str) -> tuple[int, int]:
+def write_unseen_file(path: StrPath, content: str) -> None:
+    """Create ``path`` with ``content`` in place, for a file no reader looks at yet: a new
+    run's tags, written before its meta.yaml makes the run exist. Saves the temp file and
+    rename of ``replace_file``."""
+    fd = _making_parent(path, lambda: os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        _write_all(fd, content.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def append_text(path: StrPath, text: str) -> tuple[int, int]:
     """Append ``text`` (whole lines) with a single write call; returns the bytes' span.
 
     ``(start, end)`` are the file offsets the text landed between: with ``O_APPEND`` the

@@ -53,7 +53,12 @@ from cairn.exceptions import (
 from cairn.search import evaluate, grammar
 from cairn.search.paging import decode_page_token, encode_page_token, paginate
 from cairn.store.file import caches, layout, reader
-from cairn.store.file.atomic import append_text, create_file_once, replace_file
+from cairn.store.file.atomic import (
+    append_text,
+    create_file_once,
+    replace_file,
+    write_unseen_file,
+)
 from cairn.store.file.index import RunIndex
 from cairn.validation import (
     GET_METRIC_HISTORY_MAX_RESULTS,
@@ -472,9 +477,10 @@ class FileStore:
         run_dir = experiment_dir / run_id
         run_dir.mkdir()
         for sub in (layout.METRICS, layout.PARAMS, layout.TAGS, layout.ARTIFACTS):
-            (run_dir / sub).mkdir()
-        for tag in tags:
-            replace_file(run_dir / layout.TAGS / tag.key, tag.value, run_dir)
+            os.mkdir(os.path.join(run_dir, sub))
+        tags_dir = os.path.join(run_dir, layout.TAGS)
+        for key, value in {t.key: t.value for t in tags}.items():  # the last of a key wins
+            write_unseen_file(os.path.join(tags_dir, key), value)
         info = RunInfo(
             run_uuid=run_id,
             experiment_id=experiment_id,
@@ -557,13 +563,15 @@ class FileStore:
         for key in [*metric_keys, *(p.key for p in params), *(t.key for t in tags)]:
             _check_fits_on_disk(key)
         run_dir, _ = self._active_run_dir(run_id)
+        # Plain strings, not Paths: joining Paths was a tenth of creating a small run.
+        params_dir, tags_dir = (os.path.join(run_dir, sub) for sub in (layout.PARAMS, layout.TAGS))
         # Every check comes before the first write, so a refused batch changes nothing.
         for param in params:
-            existing = run_dir / layout.PARAMS / param.key
-            if existing.is_file():
+            existing = os.path.join(params_dir, param.key)
+            if os.path.isfile(existing):
                 check_param_unchanged(run_id, param.key, layout.read_text(existing), param.value)
         for param in params:
-            path = run_dir / layout.PARAMS / param.key
+            path = os.path.join(params_dir, param.key)
             if not create_file_once(path, param.value, run_dir):
                 # another writer got there first: it must have written the same value
                 check_param_unchanged(run_id, param.key, layout.read_text(path), param.value)
@@ -575,7 +583,7 @@ class FileStore:
         }
         new_name = None
         for tag in tags:
-            replace_file(run_dir / layout.TAGS / tag.key, tag.value, run_dir)
+            replace_file(os.path.join(tags_dir, tag.key), tag.value, run_dir)
             if tag.key == RUN_NAME_TAG:
                 new_name = tag.value
         if new_name is not None:
