@@ -180,6 +180,37 @@ def test_search_spans_experiments_and_view_types(sql_store: SqlStore) -> None:
     assert _names(sql_store.search_runs([first], f"attributes.run_id IN ('{kept}')")) == ["kept"]
 
 
+TRICKY_VALUES = [
+    'q"uote',
+    "back\\slash",
+    "line\nbreak\ttab",
+    "é😀\u2028",
+    "\x1f\x7f",
+    "",
+    "x" * 6000,
+]
+
+
+def test_listed_params_and_tags_keep_every_character(sql_store: SqlStore) -> None:
+    """A page reads a run's params and tags as one JSON object on SQLite: the values
+    come back exactly as logged, whatever they hold, and runs without any stay empty."""
+    experiment_id = sql_store.create_experiment("chars")
+    run_id = sql_store.create_run(experiment_id, "u", 1, [], "tricky").info.run_id
+    bare = sql_store.create_run(experiment_id, "u", 2, [], "bare").info.run_id
+    expected = {f"k{i}": value for i, value in enumerate(TRICKY_VALUES)}
+    sql_store.log_batch(
+        run_id,
+        params=[Param(key, value) for key, value in expected.items()],
+        tags=[RunTag(key, value) for key, value in expected.items()],
+    )
+    listed = {run.info.run_id: run for run in sql_store.search_runs([experiment_id])}
+    assert listed[run_id].data.params == expected
+    tags = listed[run_id].data.tags
+    assert {key: tags[key] for key in expected} == expected
+    assert listed[bare].data.params == {}
+    assert listed[bare].data.tags == {"mlflow.runName": "bare"}
+
+
 def test_order_by_experiment_id_is_numeric_as_in_the_reference(sql_store: SqlStore) -> None:
     ids = [sql_store.create_experiment(f"e{n}") for n in range(11)]  # ids reach 10 and 11
     for start, exp_id in enumerate(ids):
