@@ -382,3 +382,16 @@ def test_a_first_indexing_stores_runs_in_start_time_order(tmp_path: Path) -> Non
     with contextlib.closing(mirror.connect(root / layout.INDEX_FILE)) as db:
         stored = [row[0] for row in db.execute("SELECT start_time FROM runs ORDER BY rowid")]
     assert stored == sorted(range(1000, 1030))
+
+
+def test_searched_runs_equal_the_runs_read_from_their_files(tmp_path: Path) -> None:
+    """The index numbers experiments itself; what a search returns carries the real
+    (18-digit) experiment id and every other field exactly as ``get_run`` reads them."""
+    store = FileStore(str(tmp_path / "mlruns"))
+    exp_id = _populate(store)
+    assert len(exp_id) == 18
+    found = store.search_runs([exp_id], "", ViewType.ALL, 1000)
+    assert store.index.search_runs([tmp_path / "mlruns" / exp_id], "", ViewType.ALL, 1000, None, 0)
+    assert len(found) == 30
+    assert all(run.info.experiment_id == exp_id for run in found)
+    assert list(found) == [store.get_run(run.info.run_id) for run in found]
