@@ -33,10 +33,12 @@ UPSERT_LATEST = (
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value, "
     "step = excluded.step, timestamp = excluded.timestamp"
 )
+# What the store reads for a page of runs: one query a table; params and tags come as
+# one JSON object a run
 CHILD_TABLES = {
     "runs": "*",
-    "params": "run_uuid, key, value",
-    "tags": "run_uuid, key, value",
+    "params": "run_uuid, json_group_object(key, value)",
+    "tags": "run_uuid, json_group_object(key, value)",
     "latest_metrics": "run_uuid, key, value, timestamp, step, is_nan, is_inf",
 }
 
@@ -130,6 +132,8 @@ def main() -> None:
         def bare_listing() -> None:
             for table, columns in CHILD_TABLES.items():
                 sql = f"SELECT {columns} FROM {table} WHERE run_uuid IN ({marks})"
+                if "json_group_object" in columns:
+                    sql += " GROUP BY run_uuid"
                 db.execute(sql, run_ids).fetchall()
 
         bare, through_cairn = [], []
