@@ -204,3 +204,36 @@ def test_ending_a_run_keeps_what_another_writer_put_in_its_meta_file(tmp_path: P
         info = reader_store.get_run(run_id).info
         assert (info.run_name, info.user_id, info.status) == ("renamed", "someone", "FINISHED")
     assert layout.load_yaml(meta)["written_by"] == "other"  # type: ignore[index]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_a_child_forked_while_the_index_is_busy_can_log_and_search(tmp_path: Path) -> None:
+    """The index's lock, held by another thread at the fork (its backlog timer mirrors
+    in the background), would stay held in the child and hang its first write."""
+    store = FileStore(str(tmp_path / "mlruns"))
+    experiment_id = store.create_experiment("forked")
+    run_id = store.create_run(experiment_id, "u", 1, [], None).info.run_id
+    assert len(store.search_runs([experiment_id])) == 1  # the index is open
+    held, forked = threading.Event(), threading.Event()
+
+    def hold_the_index() -> None:
+        with store.index._lock:
+            held.set()
+            forked.wait(60)
+
+    holder = threading.Thread(target=hold_the_index)
+    holder.start()
+    try:
+        assert held.wait(60)
+        pid = os.fork()
+        if pid == 0:  # the child reports through its exit status only
+            signal.alarm(60)  # a hang ends the child instead of the test run
+            store.log_batch(run_id, [Metric("m", 2.0, 1, 0)])
+            found = store.search_runs([experiment_id], "metrics.m = 2")
+            os._exit(0 if [r.info.run_id for r in found] == [run_id] else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        forked.set()
+        holder.join(timeout=60)
+    assert [r.info.run_id for r in store.search_runs([experiment_id], "metrics.m = 2")] == [run_id]

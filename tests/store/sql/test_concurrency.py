@@ -198,3 +198,38 @@ def test_turning_wal_on_does_not_retry_other_errors() -> None:
     with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
         _enter_wal_mode(cursor, busy_timeout=5.0)
     assert cursor.calls == 1
+
+
+_inherited_store: SqlStore | None = None
+
+
+def _log_through_the_inherited_store(run_id: str) -> int:
+    assert _inherited_store is not None
+    for step in range(50):
+        _inherited_store.log_batch(
+            run_id, [Metric(f"m{k}", float(step), step, step) for k in range(10)]
+        )
+    return len(_inherited_store.get_metric_history(run_id, "m0"))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX-only")
+def test_forked_workers_log_through_the_parents_store(sql_uri: str) -> None:
+    """Worker processes forked from a process that has used its store (as a fork-mode
+    multiprocessing pool is) log through that store object: each child opens its own
+    connections. Sharing the parent's pooled connection hung PostgreSQL's children."""
+    global _inherited_store
+    store = _inherited_store = SqlStore(sql_uri)
+    try:
+        experiment_id = store.create_experiment("forked")
+        run_ids = [store.create_run(experiment_id, "u", 1, [], None).info.run_id for _ in range(3)]
+        store.log_batch(run_ids[0], [Metric("before", 1.0, 1, 0)])  # a pooled connection
+        with multiprocessing.get_context("fork").Pool(3) as pool:
+            counts = pool.map_async(_log_through_the_inherited_store, run_ids).get(timeout=120)
+        assert counts == [50, 50, 50]
+        for run_id in run_ids:
+            history = store.get_metric_history(run_id, "m9")
+            assert [m.step for m in history] == list(range(50))
+        assert [m.value for m in store.get_metric_history(run_ids[0], "before")] == [1.0]
+    finally:
+        _inherited_store = None
+        store.dispose()

@@ -106,6 +106,22 @@ def _flush_at_exit(index: weakref.ref[RunIndex]) -> None:
         alive.flush_pending()
 
 
+# Every index of this process, for a forked child to start afresh (see _after_fork).
+_indexes: weakref.WeakSet[RunIndex] = weakref.WeakSet()
+# Index connections a forked child inherited: kept, never used nor closed there (SQLite
+# must not be called on a connection another process opened).
+_inherited_connections: list[sqlite3.Connection] = []
+
+
+def _after_fork_in_child() -> None:
+    for index in list(_indexes):
+        index._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class RunIndex:
     """Mirror of an ``mlruns`` directory in a SQL database, used to answer ``search_runs``.
 
@@ -129,6 +145,17 @@ class RunIndex:
         # writes not mirrored yet (see backlog.py)
         self._backlog = WriteBacklog(self.flush_pending, _FLUSH_AFTER_WRITES, _FLUSH_AFTER_SECONDS)
         atexit.register(_flush_at_exit, weakref.ref(self))
+        _indexes.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: locks a thread of the parent may have held (its backlog
+        timer mirrors in the background) would stay held for good, and the parent's
+        connection is not the child's to use. The parent mirrors its own backlog."""
+        self._lock = threading.RLock()
+        if self._db is not None:
+            _inherited_connections.append(self._db)
+            self._db = None
+        self._backlog = WriteBacklog(self.flush_pending, _FLUSH_AFTER_WRITES, _FLUSH_AFTER_SECONDS)
 
     # -- opening -----------------------------------------------------------------------------
     def _database(self, create: bool) -> sqlite3.Connection | None:
