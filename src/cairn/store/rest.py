@@ -10,8 +10,10 @@ connection errors and transient statuses (408, 429, 5xx).
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -69,15 +71,38 @@ _CODE_BY_STATUS = {
 }
 
 
+# Every client of this process, for a forked child to start afresh.
+_clients: weakref.WeakSet[HttpClient] = weakref.WeakSet()
+# Connection pools a forked child inherited: kept, never used nor closed there.
+_inherited_adapters: list[object] = []
+
+
+def _mount_connection_pools(session: requests.Session) -> None:
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+
+
+def _after_fork_in_child() -> None:
+    """The parent's kept-alive connections would carry both processes' requests on one
+    socket and mix their responses: a forked child gets pools of its own."""
+    for client in list(_clients):
+        _inherited_adapters.extend(client.session.adapters.values())
+        _mount_connection_pools(client.session)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class HttpClient:
     """Requests to one server, with its credentials, timeouts and retry policy."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        _mount_connection_pools(self.session)
+        _clients.add(self)
         self.session.headers["User-Agent"] = f"cairn/{cairn.__version__}"
         username, password = env.TRACKING_USERNAME.get(), env.TRACKING_PASSWORD.get()
         token = env.TRACKING_TOKEN.get()
