@@ -17,6 +17,7 @@ message quotes the offending part.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -572,12 +573,23 @@ def _parse_filter(text: str | None, grammar: _Grammar) -> Node | None:
     return _FilterParser(text, grammar).parse()
 
 
+@functools.lru_cache(maxsize=256)
+def _parse_run_filter_text(text: str) -> Node | None:
+    return _parse_filter(text, _RUNS)
+
+
 def parse_run_filter(text: str | None) -> Node | None:
     """Parse a ``search_runs`` filter string; None or blank text means "every run".
+
+    The trees are immutable, so a filter seen lately is not parsed again: a UI polling a
+    runs table or a script paging through results sends the same one each time (its
+    parse was ~0.08 of a ~1.1 ms search on SQLite).
 
     Raises:
         InvalidParameterValue: the filter is malformed; the message quotes the culprit.
     """
+    if isinstance(text, str):
+        return _parse_run_filter_text(text)
     return _parse_filter(text, _RUNS)
 
 
