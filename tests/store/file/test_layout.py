@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -200,6 +201,32 @@ def test_metric_history_pages(tmp_path: Path) -> None:
     assert [m.step for m in rest] == [4, 5, 6, 7, 8, 9]
     assert rest.token is None
     assert store.get_metric_history(run_id, "missing") == []
+
+
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [
+        ([(0, 30), (1, 20), (2, 10)], [(0, 30), (1, 20), (2, 10)]),  # rising steps win
+        ([(0, 30), (0, 10), (0, 20)], [(0, 10), (0, 20), (0, 30)]),  # one step: by time
+        ([(1, 5), (0, 9), (1, 1), (0, 9)], [(0, 9), (0, 9), (1, 1), (1, 5)]),  # both
+        ([(3, 1), (3, 1), (4, 0)], [(3, 1), (3, 1), (4, 0)]),  # ties kept
+    ],
+)
+def test_history_is_ordered_by_step_then_timestamp(
+    tmp_path: Path, points: list[tuple[int, int]], expected: list[tuple[int, int]]
+) -> None:
+    store = FileStore(str(tmp_path / "mlruns"))
+    run_id = store.create_run("0", "u", 0, [], "r").info.run_id
+    metrics = [Metric("m", float(i), timestamp, step) for i, (step, timestamp) in enumerate(points)]
+    store.log_batch(run_id, metrics=metrics)
+    history = store.get_metric_history(run_id, "m")
+    assert [(m.step, m.timestamp) for m in history] == expected
+    ties = [
+        (a, b)
+        for a, b in itertools.pairwise(history)
+        if (a.step, a.timestamp) == (b.step, b.timestamp)
+    ]
+    assert all(a.value < b.value for a, b in ties)  # in the order logged (value = position)
 
 
 def test_get_run_follows_metric_files_written_behind_its_back(tmp_path: Path) -> None:
