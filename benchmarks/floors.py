@@ -35,11 +35,12 @@ UPSERT_LATEST = (
 )
 # What the store reads for a page of runs: one query a table; params and tags come as
 # one JSON object a run
+# (columns, grouping) of each table's read
 CHILD_TABLES = {
-    "runs": "*",
-    "params": "run_uuid, json_group_object(key, value)",
-    "tags": "run_uuid, json_group_object(key, value)",
-    "latest_metrics": "run_uuid, key, value, timestamp, step, is_nan, is_inf",
+    "runs": ("*", ""),
+    "params": ("run_uuid, json_group_object(key, value)", " GROUP BY run_uuid"),
+    "tags": ("run_uuid, json_group_object(key, value)", " GROUP BY run_uuid"),
+    "latest_metrics": ("run_uuid, key, value, timestamp, step, is_nan, is_inf", ""),
 }
 
 
@@ -130,10 +131,8 @@ def main() -> None:
         marks = ", ".join("?" * len(run_ids))
 
         def bare_listing() -> None:
-            for table, columns in CHILD_TABLES.items():
-                sql = f"SELECT {columns} FROM {table} WHERE run_uuid IN ({marks})"
-                if "json_group_object" in columns:
-                    sql += " GROUP BY run_uuid"
+            for table, (columns, grouping) in CHILD_TABLES.items():
+                sql = f"SELECT {columns} FROM {table} WHERE run_uuid IN ({marks}){grouping}"
                 db.execute(sql, run_ids).fetchall()
 
         bare, through_cairn = [], []

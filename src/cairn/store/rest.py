@@ -10,10 +10,8 @@ connection errors and transient statuses (408, 429, 5xx).
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -22,7 +20,7 @@ from pydantic import ValidationError
 from requests.adapters import HTTPAdapter
 
 import cairn
-from cairn import env
+from cairn import _forking, env
 from cairn.entities import (
     DatasetInput,
     Experiment,
@@ -71,28 +69,17 @@ _CODE_BY_STATUS = {
 }
 
 
-# Every client of this process, for a forked child to start afresh.
-_clients: weakref.WeakSet[HttpClient] = weakref.WeakSet()
-# Connection pools a forked child inherited: kept, never used nor closed there.
-_inherited_adapters: list[object] = []
-
-
 def _mount_connection_pools(session: requests.Session) -> None:
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
 
 
-def _after_fork_in_child() -> None:
-    """The parent's kept-alive connections would carry both processes' requests on one
-    socket and mix their responses: a forked child gets pools of its own."""
-    for client in list(_clients):
-        _inherited_adapters.extend(client.session.adapters.values())
-        _mount_connection_pools(client.session)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+def _fresh_pools(client: HttpClient) -> None:
+    """In a forked child: pools of its own. The parent's kept-alive connections would
+    carry both processes' requests on one socket and mix their responses."""
+    _forking.keep_inherited(list(client.session.adapters.values()))
+    _mount_connection_pools(client.session)
 
 
 class HttpClient:
@@ -102,7 +89,7 @@ class HttpClient:
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
         _mount_connection_pools(self.session)
-        _clients.add(self)
+        _forking.renew_in_child(self, _fresh_pools)
         self.session.headers["User-Agent"] = f"cairn/{cairn.__version__}"
         username, password = env.TRACKING_USERNAME.get(), env.TRACKING_PASSWORD.get()
         token = env.TRACKING_TOKEN.get()

@@ -26,6 +26,9 @@ MLFLOW_DATASET_CONTEXT = "mlflow.data.context"
 SOURCE_TYPE_LOCAL = "LOCAL"
 
 
+_LOGIN_VARIABLES = ("LOGNAME", "USER", "LNAME", "USERNAME")  # getpass.getuser's order
+
+
 def current_user() -> str:
     """The login name of whoever runs this process, or ``unknown``: ``getpass.getuser``'s
     answer, with its password-database fallback looked up once a uid (it read
@@ -35,9 +38,6 @@ def current_user() -> str:
         if user:
             return user
     return _account_name(os.getuid() if hasattr(os, "getuid") else -1)
-
-
-_LOGIN_VARIABLES = ("LOGNAME", "USER", "LNAME", "USERNAME")  # getpass.getuser's order
 
 
 @functools.lru_cache(maxsize=4)

@@ -17,6 +17,7 @@ from cairn.entities import Metric, Param, RunStatus, RunTag
 from cairn.exceptions import InvalidParameterValue
 from cairn.store.file import layout
 from cairn.store.file.store import FileStore
+from forks import held_by_another_thread, in_forked_child
 
 WRITER = """
 import sys
@@ -214,26 +215,12 @@ def test_a_child_forked_while_the_index_is_busy_can_log_and_search(tmp_path: Pat
     experiment_id = store.create_experiment("forked")
     run_id = store.create_run(experiment_id, "u", 1, [], None).info.run_id
     assert len(store.search_runs([experiment_id])) == 1  # the index is open
-    held, forked = threading.Event(), threading.Event()
 
-    def hold_the_index() -> None:
-        with store.index._lock:
-            held.set()
-            forked.wait(60)
+    def log_and_search() -> bool:
+        store.log_batch(run_id, [Metric("m", 2.0, 1, 0)])
+        found = store.search_runs([experiment_id], "metrics.m = 2")
+        return [r.info.run_id for r in found] == [run_id]
 
-    holder = threading.Thread(target=hold_the_index)
-    holder.start()
-    try:
-        assert held.wait(60)
-        pid = os.fork()
-        if pid == 0:  # the child reports through its exit status only
-            signal.alarm(60)  # a hang ends the child instead of the test run
-            store.log_batch(run_id, [Metric("m", 2.0, 1, 0)])
-            found = store.search_runs([experiment_id], "metrics.m = 2")
-            os._exit(0 if [r.info.run_id for r in found] == [run_id] else 1)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-    finally:
-        forked.set()
-        holder.join(timeout=60)
+    with held_by_another_thread(store.index._lock):
+        assert in_forked_child(log_and_search)
     assert [r.info.run_id for r in store.search_runs([experiment_id], "metrics.m = 2")] == [run_id]

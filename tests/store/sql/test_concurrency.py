@@ -18,6 +18,7 @@ from cairn.store.sql.engine import (
     write_transaction,
 )
 from cairn.store.sql.store import SqlStore
+from forks import held_by_another_thread, in_forked_child
 
 PROCESSES = 4
 POINTS = 2000
@@ -144,26 +145,11 @@ def test_a_forked_child_does_not_inherit_a_held_write_lock(tmp_path: Path) -> No
     a fork mid-transaction.)"""
     store = SqlStore(f"sqlite:///{tmp_path / 'fork.db'}")
     key = _engine_write_keys[store._engine][0]
-    held, forked = threading.Event(), threading.Event()
-
-    def hold_the_lock() -> None:
-        with _write_lock(key):
-            held.set()
-            forked.wait(60)
-
-    holder = threading.Thread(target=hold_the_lock)
-    holder.start()
     try:
-        assert held.wait(60)
-        assert not _write_lock(key).acquire(blocking=False)  # held, in this process
-        pid = os.fork()
-        if pid == 0:  # the child reports through its exit status only
-            os._exit(0 if _write_lock(key).acquire(blocking=False) else 1)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
+        with held_by_another_thread(_write_lock(key)):
+            assert not _write_lock(key).acquire(blocking=False)  # held, in this process
+            assert in_forked_child(lambda: _write_lock(key).acquire(blocking=False))
     finally:
-        forked.set()
-        holder.join(timeout=60)
         store.dispose()
 
 

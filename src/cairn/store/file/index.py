@@ -42,6 +42,7 @@ from pathlib import Path
 from time import monotonic
 from typing import TYPE_CHECKING
 
+from cairn import _forking
 from cairn.entities import Metric, PagedList, Run, RunInfo, ViewType
 from cairn.search import grammar
 from cairn.search.paging import encode_page_token
@@ -106,22 +107,6 @@ def _flush_at_exit(index: weakref.ref[RunIndex]) -> None:
         alive.flush_pending()
 
 
-# Every index of this process, for a forked child to start afresh (see _after_fork).
-_indexes: weakref.WeakSet[RunIndex] = weakref.WeakSet()
-# Index connections a forked child inherited: kept, never used nor closed there (SQLite
-# must not be called on a connection another process opened).
-_inherited_connections: list[sqlite3.Connection] = []
-
-
-def _after_fork_in_child() -> None:
-    for index in list(_indexes):
-        index._after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
 class RunIndex:
     """Mirror of an ``mlruns`` directory in a SQL database, used to answer ``search_runs``.
 
@@ -143,9 +128,12 @@ class RunIndex:
         self._dirty_runs: set[Path] = set()
         self._mirror = mirror.RunMirror()
         # writes not mirrored yet (see backlog.py)
-        self._backlog = WriteBacklog(self.flush_pending, _FLUSH_AFTER_WRITES, _FLUSH_AFTER_SECONDS)
+        self._backlog = self._new_backlog()
         atexit.register(_flush_at_exit, weakref.ref(self))
-        _indexes.add(self)
+        _forking.renew_in_child(self, RunIndex._after_fork)
+
+    def _new_backlog(self) -> WriteBacklog:
+        return WriteBacklog(self.flush_pending, _FLUSH_AFTER_WRITES, _FLUSH_AFTER_SECONDS)
 
     def _after_fork(self) -> None:
         """In a forked child: locks a thread of the parent may have held (its backlog
@@ -153,9 +141,9 @@ class RunIndex:
         connection is not the child's to use. The parent mirrors its own backlog."""
         self._lock = threading.RLock()
         if self._db is not None:
-            _inherited_connections.append(self._db)
+            _forking.keep_inherited(self._db)
             self._db = None
-        self._backlog = WriteBacklog(self.flush_pending, _FLUSH_AFTER_WRITES, _FLUSH_AFTER_SECONDS)
+        self._backlog = self._new_backlog()
 
     # -- opening -----------------------------------------------------------------------------
     def _database(self, create: bool) -> sqlite3.Connection | None:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from cairn import env
+from cairn import _forking, env
 from cairn.store.sql import plain
 
 # A driver for each scheme MLflow users write without one. SQLAlchemy 2.1 would pick
@@ -77,28 +77,23 @@ def _register_write_lock(engine: sa.Engine, url: sa.URL, busy_timeout: float) ->
     _engine_write_keys[engine] = (key, busy_timeout)
 
 
-# Engines whose pooled connections a forked child must not use: a connection's socket or
-# SQLite file state would be shared with the parent (PostgreSQL: both processes talk on
-# one socket, and the child hung). A memory database's copy is the child's own.
-_fork_sensitive_engines: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
-# The pools the parent left behind in a child, kept so they are never closed there: SQLite
-# must not be called on a connection opened in another process, not even to close it.
-_inherited_pools: list[object] = []
-
-
-def _after_fork_in_child() -> None:
-    """In a forked child: fresh locks (one some thread of the parent held would stay held
-    for good) and fresh connection pools, as SQLAlchemy advises for ``os.fork``."""
+def _forget_write_locks() -> None:
+    """In a forked child: a lock some thread of the parent held stays held for good."""
     global _write_locks_guard
     _write_locks_guard = threading.Lock()
     _write_locks.clear()
-    for engine in list(_fork_sensitive_engines):
-        _inherited_pools.append(engine.pool)
-        engine.dispose(close=False)
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(after_in_child=_forget_write_locks)
+
+
+def _fresh_pool(engine: sa.Engine) -> None:
+    """In a forked child: a pool of its own, as SQLAlchemy advises for ``os.fork`` (the
+    parent's connections would share a socket or SQLite's file state with it; on
+    PostgreSQL the child hung)."""
+    _forking.keep_inherited(engine.pool)
+    engine.dispose(close=False)
 
 
 def _unicode_lower(value: object) -> object:
@@ -140,8 +135,8 @@ def create_engine(uri: str) -> sa.Engine:
         timeout = kwargs["connect_args"]["timeout"]
         _configure_sqlite(engine, _is_memory_sqlite(url), timeout)
         _register_write_lock(engine, url, timeout)
-    if not _is_memory_sqlite(url):
-        _fork_sensitive_engines.add(engine)
+    if not _is_memory_sqlite(url):  # a memory database's copy is the child's own
+        _forking.renew_in_child(engine, _fresh_pool)
     return engine
 
 
