@@ -32,6 +32,7 @@ from cairn.store.journal import Journal
 from cairn.tracking import MlflowClient
 from cairn.tracking.batching import AsyncLoggingError
 from cairn.tracking.offline import OfflineFailover, is_unreachable
+from forks import held_by_another_thread, in_forked_child
 from server.live import LiveServer, free_port, start_server, stop_server
 
 live = [pytest.mark.server, pytest.mark.slow]
@@ -332,3 +333,61 @@ def test_a_refusal_that_is_not_an_outage_is_raised_not_journaled(
     with pytest.raises(ResourceDoesNotExist):
         instance.log_batch("r", [point(0)])
     assert not instance.journaling
+
+
+# -- a process forked while the failover is at work (a fork-mode pool's workers) ---------
+def test_a_child_forked_mid_replay_can_replay_and_flush(
+    failover: tuple[OfflineFailover, SwitchableStore],
+) -> None:
+    instance, store = failover
+    store.error = TemporarilyUnavailable("down")
+    instance.log_batch("r", [point(0)])
+    store.error = None
+
+    def child_sends_the_journal() -> bool:
+        instance.log_batch("r", [point(1)])  # behind the journal
+        instance.flush("r")
+        sent = [m.step for _, ms, _, _ in store.calls for m in ms]
+        return sent == [0, 1] and not instance.journaling
+
+    # the parent's replayer holds the drain lock at the moment of the fork
+    with held_by_another_thread(instance._drain_lock):
+        assert in_forked_child(child_sends_the_journal)
+
+
+def test_a_forked_child_replays_its_journal_in_the_background(
+    failover: tuple[OfflineFailover, SwitchableStore],
+) -> None:
+    instance, store = failover
+    store.error = TemporarilyUnavailable("down")
+    instance.log_batch("r", [point(0)])
+
+    def child_replays_without_a_flush() -> bool:
+        instance.retry_interval = 0.05
+        instance.log_batch("r", [point(1)])
+        store.error = None
+        deadline = time.monotonic() + 30
+        while instance.journaling and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return [m.step for _, ms, _, _ in store.calls for m in ms] == [0, 1]
+
+    assert in_forked_child(child_replays_without_a_flush)
+
+
+def test_failures_recorded_before_a_fork_are_reported_by_the_parent_only(
+    failover: tuple[OfflineFailover, SwitchableStore],
+) -> None:
+    instance, store = failover
+    store.error = TemporarilyUnavailable("down")
+    instance.log_batch("r", params=[Param("lr", "0.2")])
+    store.error = None
+    store.param_error = InvalidParameterValue("Changing param values is not allowed.")
+    assert instance.drain()  # the refused batch is dropped and recorded
+
+    def child_flushes_cleanly() -> bool:
+        instance.flush("r")
+        return True
+
+    assert in_forked_child(child_flushes_cleanly)
+    with pytest.raises(AsyncLoggingError, match=r"1 params \(lr\)"):
+        instance.flush("r")

@@ -18,11 +18,12 @@ failure is.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from cairn import env
+from cairn import _forking, env
 from cairn.exceptions import ErrorCode, MlflowException
 from cairn.store.journal import Journal, JournalBatch, journal_dir_for
 from cairn.store.registry import create_tracking_store
@@ -63,17 +64,27 @@ class OfflineFailover:
         self.tracking_uri = tracking_uri
         self.store = store
         self.retry_interval = max(0.01, float(env.JOURNAL_RETRY_INTERVAL.get() or 5.0))
-        self._lock = threading.Lock()  # journaling state and appends
-        self._drain_lock = threading.Lock()  # one in-process replayer
         self._journal_obj: Journal | None = None
         self._replay_store: TrackingStore | None = None
-        self._failures: list[BatchFailure] = []
-        self._stop = threading.Event()
-        self._replayer: threading.Thread | None = None
+        self._reset_threads()
+        _forking.renew_in_child(self, OfflineFailover._after_fork)
         # A journal left by an earlier process comes first: later batches queue behind it.
         self._journaling = _has_pending(tracking_uri)
         if self._journaling:
             self._start_replayer()
+
+    def _reset_threads(self) -> None:
+        self._lock = threading.Lock()  # journaling state and appends
+        self._drain_lock = threading.Lock()  # one in-process replayer
+        self._failures: list[BatchFailure] = []
+        self._stop = threading.Event()
+        self._replayer: threading.Thread | None = None
+
+    def _after_fork(self) -> None:
+        # The parent's replayer thread is not in the child and may have held the locks
+        # mid-replay. The journal on disk is shared (its flocks keep one replayer at a
+        # time); failures already recorded are the parent's to report, not the child's.
+        self._reset_threads()
 
     @property
     def journaling(self) -> bool:
@@ -99,6 +110,7 @@ class OfflineFailover:
         with self._lock:
             if self._journaling:
                 self.journal.append(batch)
+                self._start_replayer()  # a forked child journals without its parent's
                 return
         try:
             self.store.log_batch(run_id, metrics, params, tags)
@@ -260,9 +272,16 @@ def flush_all() -> None:
         raise AsyncLoggingError(failures)
 
 
+def _new_failovers_lock() -> None:
+    global _failovers_lock
+    _failovers_lock = threading.Lock()
+
+
 def _at_exit() -> None:
     for failover in list(_failovers.values()):
         failover.at_exit()
 
 
 batching.call_after_exit_flush(_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_failovers_lock)
