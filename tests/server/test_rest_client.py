@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cairn.entities import ViewType
+from cairn.entities import Metric, ViewType
 from cairn.exceptions import (
     EndpointNotFound,
     ErrorCode,
@@ -109,6 +109,38 @@ def test_retries_give_up_with_the_last_error(stub: tuple[Script, str]) -> None:
     assert caught.value.error_code == ErrorCode.INTERNAL_ERROR
     assert "502" in caught.value.message
     assert len(script.seen) == 3  # the first try and CAIRN_HTTP_REQUEST_MAX_RETRIES=2
+
+
+def test_a_write_that_may_have_been_applied_is_checked_before_it_is_sent_again(
+    stub: tuple[Script, str],
+) -> None:
+    script, url = stub
+    script.reply(502, "<html>bad gateway</html>", "text/html")  # applied or not? unknown
+    script.reply(200, {"metrics": []})  # the history: it was not
+    script.reply(200, {})
+    RestStore(url).log_batch("r", [Metric("m", 1.0, 5, 0)])
+    paths = [seen["path"].split("?")[0] for seen in script.seen]
+    assert paths == [
+        "/api/2.0/mlflow/runs/log-batch",
+        "/api/2.0/mlflow/metrics/get-history",
+        "/api/2.0/mlflow/runs/log-batch",
+    ]
+
+
+def test_a_write_the_server_did_not_take_is_sent_again_at_once(stub: tuple[Script, str]) -> None:
+    script, url = stub
+    script.reply(503, {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"})
+    script.reply(429, {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": "slow down"})
+    script.reply(200, {})
+    RestStore(url).log_batch("r", [Metric("m", 1.0, 5, 0)])
+    assert [seen["path"] for seen in script.seen] == ["/api/2.0/mlflow/runs/log-batch"] * 3
+
+
+def test_a_write_to_a_closed_port_is_retried_and_then_unreachable(quick_client: None) -> None:
+    with pytest.raises(MlflowException) as caught:
+        RestStore(f"http://127.0.0.1:{free_port()}").log_batch("r", [Metric("m", 1.0, 5, 0)])
+    assert caught.value.error_code == ErrorCode.TEMPORARILY_UNAVAILABLE
+    assert "could not connect" in caught.value.message
 
 
 def test_non_json_404_means_no_such_endpoint(stub: tuple[Script, str]) -> None:

@@ -41,7 +41,6 @@ import hashlib
 import json
 import os
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +54,8 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: one writer per journal is the user's job
     fcntl = None  # type: ignore[assignment]
+
+from cairn.store.tracking import history_holds
 
 if TYPE_CHECKING:
     from cairn.store.tracking import TrackingStore
@@ -254,7 +255,7 @@ class Journal:
         return sent
 
     def _send(self, store: TrackingStore, seq: int, batch: JournalBatch, uncertain: bool) -> int:
-        skip_data = uncertain and _metrics_already_applied(store, batch)
+        skip_data = uncertain and history_holds(store, batch.run_id, batch.metrics)
         if skip_data and batch.end is None:
             self.mark_done(seq)
             return 0
@@ -304,34 +305,6 @@ class Journal:
 
 
 _REPLAY_LOCK = ".replay.lock"
-
-
-def _metrics_already_applied(store: TrackingStore, batch: JournalBatch) -> bool:
-    """Whether every metric point of ``batch`` is already in ``store`` (False without any).
-
-    Only batches whose fate is unknown are checked, so reading their keys' histories
-    costs a few requests after an outage, not one per batch.
-    """
-    if not batch.metrics:
-        return False
-    wanted: Counter[tuple[str, str, int, int]] = Counter(_point(m) for m in batch.metrics)
-    for key in {m.key for m in batch.metrics}:
-        stored: Counter[tuple[str, str, int, int]] = Counter()
-        token: str | None = None
-        while True:
-            page = store.get_metric_history(batch.run_id, key, None, token)
-            stored.update(_point(m) for m in page)
-            token = page.token
-            if not token:
-                break
-        if any(stored[p] < n for p, n in wanted.items() if p[0] == key):
-            return False
-    return True
-
-
-def _point(metric: Metric) -> tuple[str, str, int, int]:
-    # repr makes NaN equal to itself and keeps 0.1 and 0.1000000001 apart
-    return (metric.key, repr(float(metric.value)), int(metric.timestamp), int(metric.step))
 
 
 def _read_lines(path: Path) -> Iterator[dict[str, Any]]:

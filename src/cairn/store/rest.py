@@ -5,6 +5,10 @@ two cannot drift apart. ``HttpClient`` is the transport it shares with the artif
 proxy client (``cairn.artifacts.http``): one pooled ``requests`` session per client,
 credentials from the environment, timeouts, and retries with exponential backoff on
 connection errors and transient statuses (408, 429, 5xx).
+
+A request that would do its work twice if repeated (``log-batch``: a file-store server
+keeps every point it is sent) is sent again only when it surely did not reach the server;
+when it may have, ``RestStore.log_batch`` reads the run's history before sending it again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, TypeVar
 import requests
 from pydantic import ValidationError
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
 import cairn
 from cairn import _forking, env
@@ -40,6 +45,7 @@ from cairn.exceptions import (
     NotImplementedByStore,
     ResourceDoesNotExist,
 )
+from cairn.store.tracking import history_holds
 from cairn.validation import SEARCH_MAX_RESULTS_DEFAULT, check_metric
 from cairn.wire import convert
 from cairn.wire import messages as m
@@ -48,6 +54,9 @@ from cairn.wire.endpoints import ENDPOINTS, Endpoint
 R = TypeVar("R", bound=m.Message)
 
 _TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Answers that say the server did not take the request (a 500, 502 or 504 may come after
+# it did its work: a proxy gave up waiting, the server failed while answering).
+_NOT_TAKEN_STATUSES = frozenset({408, 429, 503})
 # A 500 that carries one of these codes is a deliberate answer, not a hiccup: retrying
 # it would only repeat the same answer after a long wait.
 _FINAL_ERROR_CODES = frozenset(code.value for code in ErrorCode) - {
@@ -80,6 +89,19 @@ def _fresh_pools(client: HttpClient) -> None:
     carry both processes' requests on one socket and mix their responses."""
     _forking.keep_inherited(list(client.session.adapters.values()))
     _mount_connection_pools(client.session)
+
+
+class OutcomeUnknown(MlflowException):
+    """A request failed after it may have reached the server: it may have been applied.
+
+    Raised only for requests sent with ``repeatable=False``; its error code is the one the
+    failure would have had otherwise (the server is then taken as unreachable)."""
+
+
+def _never_sent(error: requests.ConnectionError) -> bool:
+    """Whether the connection failed before the request could go out."""
+    cause = error.args[0] if error.args else None
+    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, ConnectTimeoutError)
 
 
 class HttpClient:
@@ -115,12 +137,16 @@ class HttpClient:
         data: Callable[[], Any] | None = None,
         stream: bool = False,
         retry: bool = True,
+        repeatable: bool = True,
         content_type: str | None = None,
     ) -> requests.Response:
         """Send one request, retrying transient failures; raise MlflowException on errors.
 
         ``data`` makes the body afresh for each attempt (a file reopened, say); pass
-        ``retry=False`` when the body can be sent only once.
+        ``retry=False`` when the body can be sent only once. ``repeatable=False``: the
+        request would do its work twice if repeated, so it is sent again only when it
+        surely did not reach the server (no connection, or a 408, 429 or 503 answer); a
+        failure after it may have arrived raises ``OutcomeUnknown``.
         """
         url = self.url(path)
         attempts = 1 + (self.max_retries if retry else 0)
@@ -141,24 +167,31 @@ class HttpClient:
                     stream=stream,
                 )
             except requests.ConnectionError as exc:
-                if last:
-                    raise MlflowException(
-                        f"API request to {url} failed: could not connect ({exc}).",
+                sent = not _never_sent(exc)
+                if last or (sent and not repeatable):
+                    error_type = OutcomeUnknown if sent and not repeatable else MlflowException
+                    raise error_type(
+                        f"API request to {url} failed: "
+                        f"{'the connection broke' if sent else 'could not connect'} ({exc}).",
                         error_code=ErrorCode.TEMPORARILY_UNAVAILABLE,
                     ) from exc
-                self._sleep(attempt, None)
+                self.pause(attempt, None)
                 continue
             except requests.Timeout as exc:
-                raise MlflowException(
+                raise (MlflowException if repeatable else OutcomeUnknown)(
                     f"API request to {url} timed out after {self.timeout} s.",
                     error_code=ErrorCode.DEADLINE_EXCEEDED,
                 ) from exc
             if response.ok:
                 return response
-            if not last and self._is_transient(response):
-                response.close()
-                self._sleep(attempt, response.headers.get("Retry-After"))
-                continue
+            if self._is_transient(response):
+                if not repeatable and response.status_code not in _NOT_TAKEN_STATUSES:
+                    error = error_from_response(response, url)
+                    raise OutcomeUnknown(error.message, error_code=error.error_code)
+                if not last:
+                    response.close()
+                    self.pause(attempt, response.headers.get("Retry-After"))
+                    continue
             raise error_from_response(response, url)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -172,19 +205,29 @@ class HttpClient:
             return True
         return code not in _FINAL_ERROR_CODES
 
-    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+    def pause(self, attempt: int, retry_after: str | None = None) -> None:
+        """Wait before attempt ``attempt + 1``: exponential backoff with jitter."""
         delay = min(_MAX_BACKOFF_SECONDS, self.backoff_factor * (2**attempt))
         if retry_after and retry_after.isdigit():
             delay = min(_MAX_BACKOFF_SECONDS, max(delay, float(retry_after)))
         time.sleep(delay * (0.5 + random.random() / 2))
 
-    def call(self, endpoint: Endpoint, message: m.Message, response_type: type[R]) -> R:
+    def call(
+        self,
+        endpoint: Endpoint,
+        message: m.Message,
+        response_type: type[R],
+        *,
+        repeatable: bool = True,
+    ) -> R:
         """Send ``message`` to ``endpoint`` and parse the reply as ``response_type``."""
         wire = message.to_wire()
         if endpoint.method == "GET":
             response = self.request("GET", endpoint.api_path, params=_query_params(wire))
         else:
-            response = self.request(endpoint.method, endpoint.api_path, json_body=wire)
+            response = self.request(
+                endpoint.method, endpoint.api_path, json_body=wire, repeatable=repeatable
+            )
         try:
             return response_type.model_validate(m.parse_json(response.content))
         except ValueError as exc:
@@ -192,6 +235,14 @@ class HttpClient:
                 f"The server at {self.base_url} sent a response that is not valid for "
                 f"{endpoint.api_path}: {exc}"
             ) from exc
+
+
+def _message(endpoint: Endpoint, fields: dict[str, Any]) -> m.Message:
+    """The request message of ``endpoint``; a value it refuses raises InvalidParameterValue."""
+    try:
+        return endpoint.request.model_validate(fields)
+    except ValidationError as exc:
+        raise m.invalid_message(exc) from None
 
 
 def _query_params(wire: dict[str, Any]) -> list[tuple[str, str]]:
@@ -233,11 +284,7 @@ class RestStore:
         return the reply; a value the message refuses raises InvalidParameterValue here,
         before anything is sent."""
         endpoint = ENDPOINTS[name]
-        try:
-            message = endpoint.request.model_validate(fields)
-        except ValidationError as exc:
-            raise m.invalid_message(exc) from None
-        return self.http.call(endpoint, message, response_type)
+        return self.http.call(endpoint, _message(endpoint, fields), response_type)
 
     def _send(self, name: str, /, **fields: Any) -> None:
         self._call(name, m.Empty, **fields)
@@ -359,20 +406,36 @@ class RestStore:
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
     ) -> None:
+        """Send the batch; when its answer is lost, send it again only if the run's
+        history shows its points did not arrive (a file-store server would keep them
+        twice). Params and tags may simply be sent again: the same value changes nothing."""
         for metric in metrics:
             # JSON would let "0.5" or true pass as a number; Python callers get the
             # same refusal every other store gives them
             check_metric(metric)
-        self._send(
-            "log_batch",
-            run_id=run_id,
-            metrics=[
-                {"key": x.key, "value": x.value, "timestamp": x.timestamp, "step": x.step}
-                for x in metrics
-            ],
-            params=_key_values(params),
-            tags=_key_values(tags),
+        endpoint = ENDPOINTS["log_batch"]
+        message = _message(
+            endpoint,
+            {
+                "run_id": run_id,
+                "metrics": [
+                    {"key": x.key, "value": x.value, "timestamp": x.timestamp, "step": x.step}
+                    for x in metrics
+                ],
+                "params": _key_values(params),
+                "tags": _key_values(tags),
+            },
         )
+        for attempt in range(1 + self.http.max_retries):
+            try:
+                self.http.call(endpoint, message, m.Empty, repeatable=False)
+                return
+            except OutcomeUnknown:
+                if attempt == self.http.max_retries:
+                    raise
+            self.http.pause(attempt)
+            if metrics and history_holds(self, run_id, metrics):
+                return
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = ()) -> None:
         self._send(

@@ -15,6 +15,7 @@ Conventions every backend follows:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -145,3 +146,33 @@ class TrackingStore(Protocol):
     def deleted_experiment_ids(self, older_than_ms: int | None = None) -> list[str]: ...
 
     def hard_delete_experiment(self, experiment_id: str) -> None: ...
+
+
+def history_holds(store: TrackingStore, run_id: str, metrics: Sequence[Metric]) -> bool:
+    """Whether every point of ``metrics`` is already in the run's metric histories.
+
+    How a writer whose ``log_batch`` may or may not have been applied (its answer was
+    lost) tells which: a batch is applied whole or not at all, so its points are either
+    all there or none. The blind spot: a point logged before with the same key, value,
+    timestamp and step counts as there.
+    """
+    if not metrics:
+        return False
+    wanted: Counter[tuple[str, str, int, int]] = Counter(map(_point, metrics))
+    for key in {metric.key for metric in metrics}:
+        stored: Counter[tuple[str, str, int, int]] = Counter()
+        token: str | None = None
+        while True:
+            page = store.get_metric_history(run_id, key, None, token)
+            stored.update(map(_point, page))
+            token = page.token
+            if not token:
+                break
+        if any(stored[point] < n for point, n in wanted.items() if point[0] == key):
+            return False
+    return True
+
+
+def _point(metric: Metric) -> tuple[str, str, int, int]:
+    # repr makes NaN equal to itself and keeps 0.1 and 0.1000000001 apart
+    return (metric.key, repr(float(metric.value)), int(metric.timestamp), int(metric.step))

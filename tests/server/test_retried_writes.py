@@ -1,0 +1,156 @@
+"""A write whose answer was lost is not applied twice.
+
+Between the client and a real server over an ``mlruns`` store (which keeps every point it
+is sent, as MLflow's file store does) sits a proxy that passes each request on but, for
+the first ``log-batch``, hangs up instead of passing the answer back: the server applied
+the batch, the client cannot know it. The client must neither lose the batch nor log its
+points twice.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from cairn.entities import Metric, Param
+from cairn.exceptions import MlflowException
+from cairn.store.rest import RestStore
+from cairn.tracking.offline import is_unreachable
+from server.live import LiveServer, free_port, start_server, stop_server
+
+pytestmark = [pytest.mark.server]
+
+LOG_BATCH = "/api/2.0/mlflow/runs/log-batch"
+
+
+class Dropper:
+    """A proxy to ``upstream`` that hangs up on the next ``drops`` log-batches, either
+    after passing the request on (``lose="answer"``: the server applied it) or before
+    (``lose="request"``: it never reached the server)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.drops = 0
+        self.lose = "answer"
+        self.log_batches = 0  # how many log-batch requests reached the server
+        dropper = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                dropping = self.path.startswith(LOG_BATCH) and dropper.drops > 0
+                if dropping:
+                    dropper.drops -= 1
+                if not (dropping and dropper.lose == "request"):
+                    headers = {"Content-Type": self.headers.get("Content-Type", "")}
+                    answer = requests.request(
+                        self.command, upstream + self.path, data=body, headers=headers, timeout=30
+                    )
+                    dropper.log_batches += self.path.startswith(LOG_BATCH)
+                if dropping:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", answer.headers.get("Content-Type", ""))
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = _forward
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+@pytest.fixture(scope="module")
+def file_store_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    root = tmp_path_factory.mktemp("retried-writes")
+    server = start_server(
+        root, str(root / "mlruns"), None, None, True, False, "127.0.0.1", free_port(), 1
+    )
+    yield server
+    stop_server(server.process)
+
+
+@pytest.fixture
+def proxied(
+    file_store_server: LiveServer, quick_client: None
+) -> Iterator[tuple[Dropper, RestStore, RestStore, str]]:
+    """The proxy, a store through it, a store straight to the server, and a new run."""
+    direct = RestStore(file_store_server.url)
+    experiment_id = direct.create_experiment(f"e{free_port()}")
+    run_id = direct.create_run(experiment_id, "u", 0, [], "r").info.run_id
+    dropper = Dropper(file_store_server.url)
+    yield dropper, RestStore(dropper.url), direct, run_id
+    dropper.close()
+
+
+def steps(store: RestStore, run_id: str, key: str) -> list[int]:
+    return [point.step for point in store.get_metric_history(run_id, key)]
+
+
+def points(key: str, count: int) -> list[Metric]:
+    return [Metric(key, 1.0 / (i + 1), 1_700_000_000_000 + i, i) for i in range(count)]
+
+
+def test_a_batch_whose_answer_was_lost_is_logged_once(
+    proxied: tuple[Dropper, RestStore, RestStore, str],
+) -> None:
+    dropper, store, direct, run_id = proxied
+    dropper.drops = 1
+    store.log_batch(run_id, points("loss", 50), [Param("lr", "0.1")])
+    assert steps(direct, run_id, "loss") == list(range(50))
+    assert direct.get_run(run_id).data.params == {"lr": "0.1"}
+    assert dropper.log_batches == 1  # the history showed it had arrived
+
+
+def test_a_batch_lost_on_its_way_is_sent_again(
+    proxied: tuple[Dropper, RestStore, RestStore, str],
+) -> None:
+    dropper, store, direct, run_id = proxied
+    store.log_batch(run_id, points("acc", 3))
+    dropper.drops, dropper.lose = 1, "request"
+    store.log_batch(run_id, points("acc", 6)[3:])
+    assert steps(direct, run_id, "acc") == list(range(6))
+    assert dropper.log_batches == 2
+
+
+def test_a_batch_without_metrics_is_simply_sent_again(
+    proxied: tuple[Dropper, RestStore, RestStore, str],
+) -> None:
+    dropper, store, direct, run_id = proxied
+    dropper.drops = 1
+    store.log_batch(run_id, params=[Param("layers", "4")])
+    assert direct.get_run(run_id).data.params == {"layers": "4"}
+    assert dropper.log_batches == 2  # a param logged again with its value changes nothing
+
+
+def test_a_batch_still_unanswered_after_the_retries_says_so(
+    proxied: tuple[Dropper, RestStore, RestStore, str],
+) -> None:
+    dropper, store, direct, run_id = proxied
+    dropper.drops, dropper.lose = 10, "request"
+    with pytest.raises(MlflowException) as caught:
+        store.log_batch(run_id, points("x", 2))
+    assert is_unreachable(caught.value)  # the offline journal takes it from here
+    assert dropper.log_batches == 0
+    assert steps(direct, run_id, "x") == []
