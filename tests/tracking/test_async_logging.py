@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -156,3 +157,74 @@ def test_a_script_that_never_ends_its_run_still_has_all_its_data(tmp_path: Path)
     assert client.get_run(run_id).info.status == "FINISHED"
     assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(2500))
     assert "cairn:" not in done.stderr
+
+
+TRAINING_LOOP = """
+import sys, time
+import cairn
+cairn.set_tracking_uri(sys.argv[1])
+run = cairn.start_run()
+print(run.info.run_id, flush=True)
+step = 0
+while True:
+    cairn.log_metric("m", step, step=step)
+    print(step, flush=True)  # log_metric returned: the point is the library's to keep
+    step += 1
+    time.sleep(0.002)
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "file"])
+def test_a_process_ended_by_sigterm_keeps_every_point_logged(tmp_path: Path, backend: str) -> None:
+    """Job schedulers, ``docker stop`` and ``timeout`` end training with SIGTERM, which
+    skips interpreter exit: what was queued is written before the process dies by it."""
+    uri = f"sqlite:///{tmp_path / 'term.db'}" if backend == "sqlite" else str(tmp_path / "mlruns")
+    with subprocess.Popen(
+        [sys.executable, "-c", TRAINING_LOOP, uri], stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdout is not None
+        run_id = child.stdout.readline().strip()
+        last = -1
+        while last < 300:
+            last = int(child.stdout.readline())
+        child.send_signal(signal.SIGTERM)
+        for line in child.stdout:
+            last = int(line)
+        assert child.wait(timeout=60) == -signal.SIGTERM  # it still dies by the signal
+    steps = stored_steps(uri, run_id, "m")
+    assert steps[: last + 1] == list(range(last + 1))
+    assert len(steps) <= last + 2  # at most the point being logged when the signal came
+
+
+def test_a_program_s_own_sigterm_handler_is_left_alone(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'own.db'}"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        import cairn
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))  # a graceful stop of its own
+        cairn.set_tracking_uri({uri!r})
+        run = cairn.start_run()
+        for step in range(100):
+            cairn.log_metric("m", step, step=step)
+        print(run.info.run_id, flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 3, done.stderr  # its handler ran, and exit wrote the queue
+    assert stored_steps(uri, done.stdout.strip(), "m") == list(range(100))
+
+
+def test_called_by_a_later_handler_it_flushes_and_leaves_the_decision_to_it(
+    tracking_uri: str, slow_logger: BatchingLogger
+) -> None:
+    """As PyTorch Lightning chains the handler it found when it installs its own."""
+    with cairn.start_run() as run:
+        cairn.log_metric("m", 1.0, step=0)
+        later = signal.signal(signal.SIGTERM, lambda *_: None)
+        try:
+            batching._flush_then_die(signal.SIGTERM, None)  # returns: the process lives on
+        finally:
+            signal.signal(signal.SIGTERM, later)
+        assert stored_steps(tracking_uri, run.info.run_id, "m") == [0]

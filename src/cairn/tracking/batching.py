@@ -27,12 +27,17 @@ Guarantees:
   idempotently (see ``cairn.store.journal`` for the offline case).
 - Fork: a child process starts with an empty logger and no worker; what the parent had
   queued is the parent's to write.
+- SIGTERM (job schedulers, ``docker stop``, ``timeout``) skips interpreter exit. While
+  nobody else handles it, the first logging call from the main thread installs a
+  handler that writes the queues (for at most ``SIGTERM_FLUSH_SECONDS``) and then lets
+  the process die by the signal as it would have.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import signal
 import sys
 import threading
 import time
@@ -295,6 +300,7 @@ class BatchingLogger:
 
     # -- the worker --------------------------------------------------------------------
     def _start_worker(self) -> None:
+        _flush_on_sigterm()
         self._worker = threading.Thread(target=self._run, name="cairn-batching-logger", daemon=True)
         self._worker.start()
 
@@ -473,18 +479,53 @@ def call_after_exit_flush(hook: Callable[[], None]) -> None:
     _exit_hooks.append(hook)
 
 
-def _flush_at_exit() -> None:
+def _flush_queues() -> None:
     for logger in list(_instances):
         try:
             logger.flush()
         except AsyncLoggingError as error:
             # Exceptions cannot propagate out of exit; say loudly what was not logged.
             print(f"cairn: {error.message}", file=sys.stderr)
+
+
+def _flush_at_exit() -> None:
+    _flush_queues()
     for hook in _exit_hooks:
         try:
             hook()
         except Exception as error:  # exit must go on; say what happened
             print(f"cairn: {error}", file=sys.stderr)
+
+
+# Long enough for a slow store's last batches, short of the grace periods before SIGKILL
+# (10 s for docker stop, 30 s for Kubernetes and Slurm).
+SIGTERM_FLUSH_SECONDS = 8.0
+
+
+def _flush_on_sigterm() -> None:
+    """Write the queues before SIGTERM ends the process, unless someone else handles it
+    (their handler decides; a clean exit flushes anyway). Only the main thread may."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _flush_then_die)
+
+
+def _flush_then_die(signum: int, frame: object) -> None:
+    # A handler installed later may call this one as the previous handler (PyTorch
+    # Lightning does, to stop training gracefully): then the queues are written, and what
+    # happens next is the caller's decision.
+    dying = signal.getsignal(signum) is _flush_then_die
+    # The flush runs on a thread of its own and is waited for with a deadline: the main
+    # thread, interrupted here, may hold a logger's lock, and must not wait for itself.
+    flusher = threading.Thread(
+        target=_flush_at_exit if dying else _flush_queues, name="cairn-sigterm-flush", daemon=True
+    )
+    flusher.start()
+    flusher.join(SIGTERM_FLUSH_SECONDS)
+    if dying:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
 
 if hasattr(os, "register_at_fork"):
