@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -228,3 +229,52 @@ def test_called_by_a_later_handler_it_flushes_and_leaves_the_decision_to_it(
         finally:
             signal.signal(signal.SIGTERM, later)
         assert stored_steps(tracking_uri, run.info.run_id, "m") == [0]
+
+
+def test_sigterm_in_the_middle_of_a_write_lets_it_finish_then_writes_the_rest(
+    tmp_path: Path,
+) -> None:
+    """The main thread writing a batch itself (``cairn.flush()``, ``end_run``) cannot be
+    waited for from its own signal handler: the write goes on, then the process ends."""
+    uri = f"sqlite:///{tmp_path / 'mid.db'}"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys, threading, time
+        import cairn
+        from cairn.store.sql.store import SqlStore
+
+        write = SqlStore.log_batch
+        def slow_write(self, *args, **kwargs):
+            time.sleep(0.5)  # the signal comes while the main thread is in here
+            write(self, *args, **kwargs)
+        SqlStore.log_batch = slow_write
+
+        cairn.set_tracking_uri({uri!r})
+        run = cairn.start_run()
+        print(run.info.run_id, flush=True)
+        for step in range(100):
+            cairn.log_metric("first", step, step=step)
+
+        def later():
+            time.sleep(0.2)
+            client = cairn.MlflowClient()
+            for step in range(50):
+                client.log_metric(run.info.run_id, "second", step, step=step)
+            os.kill(os.getpid(), signal.SIGTERM)
+        threading.Thread(target=later).start()
+        cairn.flush()  # nobody else is writing: the main thread writes the queue itself
+        print("survived", flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CAIRN_ASYNC_LOGGING_FLUSH_INTERVAL": "60"},
+    )
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    run_id, *rest = done.stdout.split()
+    assert rest == []  # it did not go on past the flush
+    assert stored_steps(uri, run_id, "first") == list(range(100))
+    assert stored_steps(uri, run_id, "second") == list(range(50))

@@ -8,6 +8,8 @@ import textwrap
 import threading
 from pathlib import Path
 
+import pytest
+
 import cairn
 from cairn.tracking import MlflowClient
 
@@ -110,3 +112,54 @@ def test_processes_logging_to_one_store(any_store_uri: str, tmp_path: Path) -> N
     for run in runs:
         assert run.info.status == "FINISHED"
         assert len(client.get_metric_history(str(run.info.run_id), "m")) == POINTS
+
+
+POOL_SCRIPT = """
+import multiprocessing, sys
+from cairn.tracking import MlflowClient
+
+
+def work(task: tuple[str, str, int]) -> None:
+    uri, run_id, worker = task
+    client = MlflowClient(uri)
+    for step in range(200):
+        client.log_metric(run_id, f"w{worker}", float(step), step=step)
+    # returns without a flush, as a task does; a forked worker then ends with os._exit
+
+
+if __name__ == "__main__":
+    uri, method, ending = sys.argv[1:]
+    client = MlflowClient(uri)
+    run_id = client.create_run(client.create_experiment(method + ending)).info.run_id
+    with multiprocessing.get_context(method).Pool(2) as pool:
+        pool.map(work, [(uri, run_id, worker) for worker in range(4)])
+        if ending == "join":
+            pool.close()
+            pool.join()
+        # else leaving the block terminates the workers with SIGTERM
+    print(run_id)
+"""
+
+
+@pytest.mark.parametrize("ending", ["join", "terminate"])
+def test_pool_workers_forked_or_spawned_lose_nothing_at_their_exit(
+    tmp_path: Path, ending: str
+) -> None:
+    """A forked worker ends with ``os._exit`` (joined) or SIGTERM (terminated), and
+    both skip the interpreter's exit, where the queue is written."""
+    uri = f"sqlite:///{tmp_path / 'pool.db'}"
+    script = tmp_path / "pool_script.py"
+    script.write_text(POOL_SCRIPT)
+    for method in ("fork", "spawn"):
+        done = subprocess.run(
+            [sys.executable, str(script), uri, method, ending],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        run_id = done.stdout.strip()
+        client = MlflowClient(uri)
+        for worker in range(4):
+            steps = [m.step for m in client.get_metric_history(run_id, f"w{worker}")]
+            assert steps == list(range(200)), (method, worker, len(steps))

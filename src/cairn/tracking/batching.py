@@ -27,10 +27,13 @@ Guarantees:
   idempotently (see ``cairn.store.journal`` for the offline case).
 - Fork: a child process starts with an empty logger and no worker; what the parent had
   queued is the parent's to write.
+- A ``multiprocessing`` worker forked from the parent ends with ``os._exit``, which
+  skips interpreter exit: the queues are written by its exit finalizers instead.
 - SIGTERM (job schedulers, ``docker stop``, ``timeout``) skips interpreter exit. While
   nobody else handles it, the first logging call from the main thread installs a
   handler that writes the queues (for at most ``SIGTERM_FLUSH_SECONDS``) and then lets
-  the process die by the signal as it would have.
+  the process die by the signal as it would have. A batch the main thread was writing
+  when the signal came is finished first.
 """
 
 from __future__ import annotations
@@ -283,6 +286,7 @@ class BatchingLogger:
                 self._failures = [
                     f for f in self._failures if run_id is not None and f.run_id != run_id
                 ]
+        _end_if_signalled()
         if failures:
             raise AsyncLoggingError(failures)
 
@@ -301,6 +305,7 @@ class BatchingLogger:
     # -- the worker --------------------------------------------------------------------
     def _start_worker(self) -> None:
         _flush_on_sigterm()
+        _flush_at_worker_exit()
         self._worker = threading.Thread(target=self._run, name="cairn-batching-logger", daemon=True)
         self._worker.start()
 
@@ -497,6 +502,26 @@ def _flush_at_exit() -> None:
             print(f"cairn: {error}", file=sys.stderr)
 
 
+_worker_exit_registered_in: int | None = None  # the pid whose finalizers flush
+
+
+def _flush_at_worker_exit() -> None:
+    """In a ``multiprocessing`` child, write the queues when it ends. A forked or
+    forkserver child leaves through ``os._exit`` after running the finalizers that
+    ``multiprocessing.util.Finalize`` registers (registered in the child: those from
+    before the fork are dropped there)."""
+    global _worker_exit_registered_in
+    multiprocessing = sys.modules.get("multiprocessing")
+    if multiprocessing is None or multiprocessing.parent_process() is None:
+        return
+    if _worker_exit_registered_in == os.getpid():
+        return
+    _worker_exit_registered_in = os.getpid()
+    from multiprocessing import util
+
+    util.Finalize(None, _flush_at_exit, exitpriority=10)
+
+
 # Long enough for a slow store's last batches, short of the grace periods before SIGKILL
 # (10 s for docker stop, 30 s for Kubernetes and Slurm).
 SIGTERM_FLUSH_SECONDS = 8.0
@@ -511,11 +536,21 @@ def _flush_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, _flush_then_die)
 
 
+_deferred_signal: int | None = None  # a SIGTERM that came while this thread was writing
+
+
 def _flush_then_die(signum: int, frame: object) -> None:
+    global _deferred_signal
     # A handler installed later may call this one as the previous handler (PyTorch
     # Lightning does, to stop training gracefully): then the queues are written, and what
     # happens next is the caller's decision.
     dying = signal.getsignal(signum) is _flush_then_die
+    if any(logger._writer is threading.current_thread() for logger in list(_instances)):
+        # Interrupted in the middle of writing a batch, which only this thread can finish:
+        # the flush doing it ends the process once it is done (``_end_if_signalled``).
+        if dying:
+            _deferred_signal = signum
+        return
     # The flush runs on a thread of its own and is waited for with a deadline: the main
     # thread, interrupted here, may hold a logger's lock, and must not wait for itself.
     flusher = threading.Thread(
@@ -524,8 +559,24 @@ def _flush_then_die(signum: int, frame: object) -> None:
     flusher.start()
     flusher.join(SIGTERM_FLUSH_SECONDS)
     if dying:
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+        _die_by(signum)
+
+
+def _end_if_signalled() -> None:
+    """Called by a flush once it is done: a SIGTERM that came while it wrote now ends the
+    process, after the rest of the queues."""
+    global _deferred_signal
+    signum = _deferred_signal
+    if signum is None or threading.current_thread() is not threading.main_thread():
+        return
+    _deferred_signal = None
+    _flush_at_exit()
+    _die_by(signum)
+
+
+def _die_by(signum: int) -> None:
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 if hasattr(os, "register_at_fork"):
