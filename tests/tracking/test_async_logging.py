@@ -175,10 +175,17 @@ while True:
 """
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "file"])
-def test_a_process_ended_by_sigterm_keeps_every_point_logged(tmp_path: Path, backend: str) -> None:
-    """Job schedulers, ``docker stop`` and ``timeout`` end training with SIGTERM, which
-    skips interpreter exit: what was queued is written before the process dies by it."""
+@pytest.mark.parametrize(
+    ("backend", "ending"),
+    [("sqlite", signal.SIGTERM), ("file", signal.SIGTERM), ("sqlite", signal.SIGHUP)],
+    ids=["sqlite-sigterm", "file-sigterm", "sqlite-sighup"],
+)
+def test_a_process_ended_by_a_signal_keeps_every_point_logged(
+    tmp_path: Path, backend: str, ending: signal.Signals
+) -> None:
+    """Job schedulers, ``docker stop`` and ``timeout`` end training with SIGTERM, a lost
+    SSH session with SIGHUP; both skip interpreter exit: what was queued is written
+    before the process dies by the signal."""
     uri = f"sqlite:///{tmp_path / 'term.db'}" if backend == "sqlite" else str(tmp_path / "mlruns")
     with subprocess.Popen(
         [sys.executable, "-c", TRAINING_LOOP, uri], stdout=subprocess.PIPE, text=True
@@ -188,10 +195,10 @@ def test_a_process_ended_by_sigterm_keeps_every_point_logged(tmp_path: Path, bac
         last = -1
         while last < 300:
             last = int(child.stdout.readline())
-        child.send_signal(signal.SIGTERM)
+        child.send_signal(ending)
         for line in child.stdout:
             last = int(line)
-        assert child.wait(timeout=60) == -signal.SIGTERM  # it still dies by the signal
+        assert child.wait(timeout=60) == -ending  # it still dies by the signal
     steps = stored_steps(uri, run_id, "m")
     assert steps[: last + 1] == list(range(last + 1))
     assert len(steps) <= last + 2  # at most the point being logged when the signal came

@@ -29,9 +29,9 @@ Guarantees:
   queued is the parent's to write.
 - A ``multiprocessing`` worker forked from the parent ends with ``os._exit``, which
   skips interpreter exit: the queues are written by its exit finalizers instead.
-- SIGTERM (job schedulers, ``docker stop``, ``timeout``) skips interpreter exit. While
-  nobody else handles it, the first logging call from the main thread installs a
-  handler that writes the queues (for at most ``SIGTERM_FLUSH_SECONDS``) and then lets
+- SIGTERM (job schedulers, ``docker stop``, ``timeout``) and SIGHUP (the terminal or
+  SSH session went away) skip interpreter exit. While nobody else handles one, the first logging call from the main thread installs a
+  handler that writes the queues (for at most ``SIGNAL_FLUSH_SECONDS``) and then lets
   the process die by the signal as it would have. A batch the main thread was writing
   when the signal came is finished first.
 """
@@ -304,7 +304,7 @@ class BatchingLogger:
 
     # -- the worker --------------------------------------------------------------------
     def _start_worker(self) -> None:
-        _flush_on_sigterm()
+        _flush_on_ending_signals()
         _flush_at_worker_exit()
         self._worker = threading.Thread(target=self._run, name="cairn-batching-logger", daemon=True)
         self._worker.start()
@@ -524,19 +524,26 @@ def _flush_at_worker_exit() -> None:
 
 # Long enough for a slow store's last batches, short of the grace periods before SIGKILL
 # (10 s for docker stop, 30 s for Kubernetes and Slurm).
-SIGTERM_FLUSH_SECONDS = 8.0
+SIGNAL_FLUSH_SECONDS = 8.0
+# The signals that end a process by default without running interpreter exit, and that
+# a process gets while it could still write (unlike SIGKILL).
+_ENDING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
-def _flush_on_sigterm() -> None:
-    """Write the queues before SIGTERM ends the process, unless someone else handles it
-    (their handler decides; a clean exit flushes anyway). Only the main thread may."""
+def _flush_on_ending_signals() -> None:
+    """Write the queues before SIGTERM or SIGHUP ends the process, unless someone else
+    handles it (their handler decides; a clean exit flushes anyway) or ignores it
+    (``nohup``). Only the main thread may install handlers."""
     if threading.current_thread() is not threading.main_thread():
         return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _flush_then_die)
+    for signum in _ENDING_SIGNALS:
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, _flush_then_die)
 
 
-_deferred_signal: int | None = None  # a SIGTERM that came while this thread was writing
+_deferred_signal: int | None = None  # a signal that came while this thread was writing
 
 
 def _flush_then_die(signum: int, frame: object) -> None:
@@ -554,16 +561,16 @@ def _flush_then_die(signum: int, frame: object) -> None:
     # The flush runs on a thread of its own and is waited for with a deadline: the main
     # thread, interrupted here, may hold a logger's lock, and must not wait for itself.
     flusher = threading.Thread(
-        target=_flush_at_exit if dying else _flush_queues, name="cairn-sigterm-flush", daemon=True
+        target=_flush_at_exit if dying else _flush_queues, name="cairn-signal-flush", daemon=True
     )
     flusher.start()
-    flusher.join(SIGTERM_FLUSH_SECONDS)
+    flusher.join(SIGNAL_FLUSH_SECONDS)
     if dying:
         _die_by(signum)
 
 
 def _end_if_signalled() -> None:
-    """Called by a flush once it is done: a SIGTERM that came while it wrote now ends the
+    """Called by a flush once it is done: a signal that came while it wrote now ends the
     process, after the rest of the queues."""
     global _deferred_signal
     signum = _deferred_signal
