@@ -23,8 +23,9 @@ Guarantees:
   value replaces an earlier one, and a param logged again with a different value starts
   a new batch, so the store judges it exactly as it would a synchronous call.
 - Each batch is handed to the store once; the logger never retries. Retrying a
-  request belongs to the REST store, which may resend only what the server applies
-  idempotently (see ``cairn.store.journal`` for the offline case).
+  request belongs to the REST store, which resends a batch whose answer was lost only
+  once the run's history shows it did not arrive (``cairn.store.journal`` does the same
+  for the offline case).
 - Fork: a child process starts with an empty logger and no worker; what the parent had
   queued is the parent's to write.
 - A ``multiprocessing`` worker forked from the parent ends with ``os._exit``, which
