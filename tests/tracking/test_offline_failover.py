@@ -8,6 +8,7 @@ port over the same store; every point must arrive exactly once, in order.
 from __future__ import annotations
 
 import logging
+import signal
 import subprocess
 import sys
 import textwrap
@@ -222,6 +223,56 @@ def test_cairn_sync_replays_what_a_finished_process_left_in_the_journal(
     assert again.exit_code == 0, again.output
     assert "Nothing to sync" in again.output
     assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(60))
+
+
+@with_live_server
+def test_a_process_ended_by_sigterm_while_the_server_is_away_keeps_its_points(
+    server: Server,
+) -> None:
+    """The SIGTERM flush puts what was queued into the journal; ``cairn sync`` sends it."""
+    script = textwrap.dedent(
+        """
+        import sys, time
+        import cairn
+        cairn.set_tracking_uri(sys.argv[1])
+        run = cairn.start_run()
+        print(run.info.run_id, flush=True)
+        sys.stdin.readline()  # the test kills the server now
+        step = 0
+        while True:
+            cairn.log_metric("m", step, step=step)
+            print(step, flush=True)
+            step += 1
+            time.sleep(0.002)
+        """
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script, server.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        assert child.stdin is not None
+        run_id = child.stdout.readline().strip()
+        server.kill()
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        last = -1
+        while last < 200:
+            last = int(child.stdout.readline())
+        child.send_signal(signal.SIGTERM)
+        for line in child.stdout:
+            last = int(line)
+        assert child.wait(timeout=60) == -signal.SIGTERM
+
+    server.start()
+    result = CliRunner().invoke(cli_main, ["sync", "--tracking-uri", server.url])
+    assert result.exit_code == 0, result.output
+    steps = [m.step for m in MlflowClient(server.url).get_metric_history(run_id, "m")]
+    assert steps[: last + 1] == list(range(last + 1))  # each acknowledged point, once
+    assert len(steps) <= last + 2  # at most the point being logged when the signal came
 
 
 @with_live_server
