@@ -100,6 +100,17 @@ def test_replay_after_failures_sends_each_batch_once_in_order(tmp_path: Path) ->
     assert not (tmp_path / "batches.jsonl").exists()  # compacted once empty
 
 
+def test_replay_reports_each_batch_it_deals_with(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    for i in range(4):
+        journal.append(batch("r1", i * 3))
+    journal.append(batch("r1", 0), uncertain=True)  # already there: skipped, still counted
+    store = FlakyStore()
+    progress: list[tuple[int, int]] = []  # (batches reported, points in the store then)
+    journal.replay(store, on_batch=lambda n: progress.append((n, len(store.steps()))))  # type: ignore[arg-type]
+    assert progress == [(1, 3), (1, 6), (1, 9), (1, 12), (1, 12)]
+
+
 def test_replay_stops_at_a_failure_and_keeps_the_rest_pending(tmp_path: Path) -> None:
     journal = Journal(tmp_path)
     for i in range(3):

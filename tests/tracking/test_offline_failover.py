@@ -211,7 +211,8 @@ def test_cairn_sync_replays_what_a_finished_process_left_in_the_journal(
     server.start()
     result = CliRunner().invoke(cli_main, ["sync"])  # finds the journal and its server
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"{server.url}: sent ")
+    assert result.stdout.startswith(f"{server.url}: sent ")
+    assert f"Replaying to {server.url}" in result.stderr  # progress goes to stderr
     client = MlflowClient(server.url)
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"

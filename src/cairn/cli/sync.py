@@ -7,6 +7,8 @@ journal once the server answers; ``cairn sync`` does it for a process that has e
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from cairn.store.journal import Journal, journal_base_dir, journal_dir_for
@@ -43,7 +45,9 @@ def sync(tracking_uri: str | None) -> None:
         return
     for uri, journal in pending:
         count = len(journal)
-        sent = journal.replay(create_tracking_store(uri))
+        # an outage of hours journals tens of thousands of batches: say how far it is
+        with click.progressbar(length=count, label=f"Replaying to {uri}", file=sys.stderr) as bar:
+            sent = journal.replay(create_tracking_store(uri), on_batch=bar.update)
         click.echo(
             f"{uri}: sent {sent} of {count} journaled batch{'es' if count != 1 else ''} "
             f"({count - sent} found already applied)."

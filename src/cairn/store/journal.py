@@ -232,6 +232,7 @@ class Journal:
         self,
         store: TrackingStore,
         give_up: Callable[[JournalBatch, Exception], bool] | None = None,
+        on_batch: Callable[[int], None] | None = None,
     ) -> int:
         """Send every pending batch to ``store`` in order, each exactly once.
 
@@ -239,7 +240,8 @@ class Journal:
         counted). Stops at the first batch the store refuses and raises its error; that
         batch and the ones after it stay pending. ``give_up(batch, error)`` returning
         True drops that batch instead (recorded as refused) and goes on: for errors that
-        would refuse it forever, such as a deleted run. An empty journal is compacted.
+        would refuse it forever, such as a deleted run. ``on_batch(1)`` is called after
+        each batch is dealt with (for progress). An empty journal is compacted.
         """
         sent = 0
         with self._locked(_REPLAY_LOCK):
@@ -251,6 +253,8 @@ class Journal:
                         raise
                     with self._locked():
                         _append_lines(self.directory / _ACKS, [{"refused": seq}])
+                if on_batch is not None:
+                    on_batch(1)
             self._compact_if_empty()
         return sent
 
