@@ -2,9 +2,9 @@
 
 Between the client and a real server over an ``mlruns`` store (which keeps every point it
 is sent, as MLflow's file store does) sits a proxy that passes each request on but, for
-the first ``log-batch``, hangs up instead of passing the answer back: the server applied
-the batch, the client cannot know it. The client must neither lose the batch nor log its
-points twice.
+the ones the test picks, hangs up instead of passing the answer back: the server applied
+the write, the client cannot know it. The client must neither lose the write nor apply
+it twice.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from cairn.entities import Metric, Param
-from cairn.exceptions import MlflowException
+from cairn.exceptions import ErrorCode, MlflowException
 from cairn.store.rest import RestStore
 from cairn.tracking.offline import is_unreachable
 from server.live import LiveServer, free_port, start_server, stop_server
@@ -30,14 +30,15 @@ LOG_BATCH = "/api/2.0/mlflow/runs/log-batch"
 
 
 class Dropper:
-    """A proxy to ``upstream`` that hangs up on the next ``drops`` log-batches, either
-    after passing the request on (``lose="answer"``: the server applied it) or before
-    (``lose="request"``: it never reached the server)."""
+    """A proxy to ``upstream`` that hangs up on the next ``drops`` requests to ``path``,
+    either after passing the request on (``lose="answer"``: the server applied it) or
+    before (``lose="request"``: it never reached the server)."""
 
     def __init__(self, upstream: str) -> None:
+        self.path = LOG_BATCH
         self.drops = 0
         self.lose = "answer"
-        self.log_batches = 0  # how many log-batch requests reached the server
+        self.arrived = 0  # how many requests to ``path`` reached the server
         dropper = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,7 +47,7 @@ class Dropper:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
-                dropping = self.path.startswith(LOG_BATCH) and dropper.drops > 0
+                dropping = self.path.startswith(dropper.path) and dropper.drops > 0
                 if dropping:
                     dropper.drops -= 1
                 if not (dropping and dropper.lose == "request"):
@@ -54,7 +55,7 @@ class Dropper:
                     answer = requests.request(
                         self.command, upstream + self.path, data=body, headers=headers, timeout=30
                     )
-                    dropper.log_batches += self.path.startswith(LOG_BATCH)
+                    dropper.arrived += self.path.startswith(dropper.path)
                 if dropping:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
@@ -120,7 +121,7 @@ def test_a_batch_whose_answer_was_lost_is_logged_once(
     store.log_batch(run_id, points("loss", 50), [Param("lr", "0.1")])
     assert steps(direct, run_id, "loss") == list(range(50))
     assert direct.get_run(run_id).data.params == {"lr": "0.1"}
-    assert dropper.log_batches == 1  # the history showed it had arrived
+    assert dropper.arrived == 1  # the history showed it had arrived
 
 
 def test_a_batch_lost_on_its_way_is_sent_again(
@@ -131,7 +132,7 @@ def test_a_batch_lost_on_its_way_is_sent_again(
     dropper.drops, dropper.lose = 1, "request"
     store.log_batch(run_id, points("acc", 6)[3:])
     assert steps(direct, run_id, "acc") == list(range(6))
-    assert dropper.log_batches == 2
+    assert dropper.arrived == 2
 
 
 def test_a_batch_without_metrics_is_simply_sent_again(
@@ -141,7 +142,7 @@ def test_a_batch_without_metrics_is_simply_sent_again(
     dropper.drops = 1
     store.log_batch(run_id, params=[Param("layers", "4")])
     assert direct.get_run(run_id).data.params == {"layers": "4"}
-    assert dropper.log_batches == 2  # a param logged again with its value changes nothing
+    assert dropper.arrived == 2  # a param logged again with its value changes nothing
 
 
 def test_a_batch_still_unanswered_after_the_retries_says_so(
@@ -152,5 +153,31 @@ def test_a_batch_still_unanswered_after_the_retries_says_so(
     with pytest.raises(MlflowException) as caught:
         store.log_batch(run_id, points("x", 2))
     assert is_unreachable(caught.value)  # the offline journal takes it from here
-    assert dropper.log_batches == 0
+    assert dropper.arrived == 0
     assert steps(direct, run_id, "x") == []
+
+
+def test_an_experiment_whose_answer_was_lost_is_created_once(
+    proxied: tuple[Dropper, RestStore, RestStore, str],
+) -> None:
+    dropper, store, direct, _ = proxied
+    dropper.path, dropper.drops = "/api/2.0/mlflow/experiments/create", 1
+    name = f"lost-answer-{free_port()}"
+    experiment_id = store.create_experiment(name)  # sent again, it would say "exists"
+    found = direct.get_experiment_by_name(name)
+    assert found is not None
+    assert found.experiment_id == experiment_id
+    assert dropper.arrived == 1
+
+
+def test_a_deleted_experiment_of_that_name_is_not_taken_for_the_new_one(
+    proxied: tuple[Dropper, RestStore, RestStore, str],
+) -> None:
+    dropper, store, direct, _ = proxied
+    name = f"deleted-{free_port()}"
+    direct.delete_experiment(direct.create_experiment(name))
+    dropper.path, dropper.drops, dropper.lose = "/api/2.0/mlflow/experiments/create", 1, "request"
+    with pytest.raises(MlflowException) as caught:
+        store.create_experiment(name)
+    assert caught.value.error_code == ErrorCode.RESOURCE_ALREADY_EXISTS  # the server's answer
+    assert dropper.arrived == 1

@@ -6,9 +6,10 @@ proxy client (``cairn.artifacts.http``): one pooled ``requests`` session per cli
 credentials from the environment, timeouts, and retries with exponential backoff on
 connection errors and transient statuses (408, 429, 5xx).
 
-A request that would do its work twice if repeated (``log-batch``: a file-store server
-keeps every point it is sent) is sent again only when it surely did not reach the server;
-when it may have, ``RestStore.log_batch`` reads the run's history before sending it again.
+A request that must not take effect twice (``log-batch``: a file-store server keeps every
+point it is sent; ``experiments/create``: sent again, it answers that the experiment
+exists) is sent again only when it surely did not reach the server. When it may have,
+the store is read first: the run's metric history, or the experiment by name.
 """
 
 from __future__ import annotations
@@ -289,17 +290,45 @@ class RestStore:
     def _send(self, name: str, /, **fields: Any) -> None:
         self._call(name, m.Empty, **fields)
 
+    def _call_once(
+        self,
+        name: str,
+        response_type: type[R],
+        fields: dict[str, Any],
+        applied: Callable[[], R | None],
+    ) -> R:
+        """``_call`` for a request that must not take effect twice. When its answer is
+        lost, ``applied()`` reads the store to tell: the reply it stands for if the
+        request took effect, None to send it again."""
+        endpoint = ENDPOINTS[name]
+        message = _message(endpoint, fields)
+        for attempt in range(1 + self.http.max_retries):
+            try:
+                return self.http.call(endpoint, message, response_type, repeatable=False)
+            except OutcomeUnknown:
+                if attempt == self.http.max_retries:
+                    raise
+            self.http.pause(attempt)
+            reply = applied()
+            if reply is not None:
+                return reply
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
     # -- experiments -------------------------------------------------------------------
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: Sequence[ExperimentTag] = ()
     ) -> str:
-        reply = self._call(
-            "create_experiment",
-            m.CreateExperimentResponse,
-            name=name,
-            artifact_location=artifact_location,
-            tags=_key_values(tags),
-        )
+        """Create it; when the answer is lost, an active experiment of that name is taken
+        as the one just made (sent again, the request would answer that it exists)."""
+
+        def applied() -> m.CreateExperimentResponse | None:
+            found = self.get_experiment_by_name(name)
+            if found is None or found.lifecycle_stage != "active":
+                return None
+            return m.CreateExperimentResponse(experiment_id=found.experiment_id)
+
+        fields = {"name": name, "artifact_location": artifact_location, "tags": _key_values(tags)}
+        reply = self._call_once("create_experiment", m.CreateExperimentResponse, fields, applied)
         return reply.experiment_id
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -413,29 +442,20 @@ class RestStore:
             # JSON would let "0.5" or true pass as a number; Python callers get the
             # same refusal every other store gives them
             check_metric(metric)
-        endpoint = ENDPOINTS["log_batch"]
-        message = _message(
-            endpoint,
-            {
-                "run_id": run_id,
-                "metrics": [
-                    {"key": x.key, "value": x.value, "timestamp": x.timestamp, "step": x.step}
-                    for x in metrics
-                ],
-                "params": _key_values(params),
-                "tags": _key_values(tags),
-            },
-        )
-        for attempt in range(1 + self.http.max_retries):
-            try:
-                self.http.call(endpoint, message, m.Empty, repeatable=False)
-                return
-            except OutcomeUnknown:
-                if attempt == self.http.max_retries:
-                    raise
-            self.http.pause(attempt)
-            if metrics and history_holds(self, run_id, metrics):
-                return
+        fields = {
+            "run_id": run_id,
+            "metrics": [
+                {"key": x.key, "value": x.value, "timestamp": x.timestamp, "step": x.step}
+                for x in metrics
+            ],
+            "params": _key_values(params),
+            "tags": _key_values(tags),
+        }
+
+        def applied() -> m.Empty | None:
+            return m.Empty() if metrics and history_holds(self, run_id, metrics) else None
+
+        self._call_once("log_batch", m.Empty, fields, applied)
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = ()) -> None:
         self._send(
