@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -235,6 +236,10 @@ def test_called_by_a_later_handler_it_flushes_and_leaves_the_decision_to_it(
             batching._flush_then_die(signal.SIGTERM, None)  # returns: the process lives on
         finally:
             signal.signal(signal.SIGTERM, later)
+        # the queue is written in the background (the interval is 60 s: not by the worker)
+        deadline = time.monotonic() + 30
+        while not stored_steps(tracking_uri, run.info.run_id, "m") and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert stored_steps(tracking_uri, run.info.run_id, "m") == [0]
 
 
@@ -242,7 +247,8 @@ def test_sigterm_in_the_middle_of_a_write_lets_it_finish_then_writes_the_rest(
     tmp_path: Path,
 ) -> None:
     """The main thread writing a batch itself (``cairn.flush()``, ``end_run``) cannot be
-    waited for from its own signal handler: the write goes on, then the process ends."""
+    waited for from its own signal handler: the write goes on, the rest is written too,
+    and the next logging call waits for the end instead of queueing what would be lost."""
     uri = f"sqlite:///{tmp_path / 'mid.db'}"
     script = textwrap.dedent(
         f"""
@@ -270,7 +276,9 @@ def test_sigterm_in_the_middle_of_a_write_lets_it_finish_then_writes_the_rest(
             os.kill(os.getpid(), signal.SIGTERM)
         threading.Thread(target=later).start()
         cairn.flush()  # nobody else is writing: the main thread writes the queue itself
-        print("survived", flush=True)
+        print("flushed", flush=True)
+        cairn.log_metric("third", 0)  # waits until the process ends
+        print("logged after the signal", flush=True)
         """
     )
     done = subprocess.run(
@@ -281,7 +289,46 @@ def test_sigterm_in_the_middle_of_a_write_lets_it_finish_then_writes_the_rest(
         env={**os.environ, "CAIRN_ASYNC_LOGGING_FLUSH_INTERVAL": "60"},
     )
     assert done.returncode == -signal.SIGTERM, done.stderr
-    run_id, *rest = done.stdout.split()
-    assert rest == []  # it did not go on past the flush
+    run_id, *rest = done.stdout.split("\n")
+    assert "logged after the signal" not in rest
     assert stored_steps(uri, run_id, "first") == list(range(100))
     assert stored_steps(uri, run_id, "second") == list(range(50))
+    assert stored_steps(uri, run_id, "third") == []  # the call never returned
+
+
+def test_sigterm_while_the_main_thread_holds_the_queue_s_lock_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    """A tight logging loop spends most of its time inside the queue's lock, so that is
+    where a signal usually lands: its handler must not wait for that lock."""
+    uri = f"sqlite:///{tmp_path / 'locked.db'}"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, threading, time
+        import cairn
+        from cairn.tracking import batching
+
+        cairn.set_tracking_uri({uri!r})
+        run = cairn.start_run()
+        print(run.info.run_id, flush=True)
+        for step in range(100):
+            cairn.log_metric("m", step, step=step)
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        with batching.get_logger()._lock:
+            time.sleep(0.6)  # the signal comes while the lock is held here
+        for step in range(100, 200):
+            cairn.log_metric("m", step, step=step)  # the first of these waits for the end
+            print(step, flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CAIRN_ASYNC_LOGGING_FLUSH_INTERVAL": "60"},
+    )
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    run_id, *acknowledged = done.stdout.split()
+    assert acknowledged == []  # no logging call returned after the signal
+    assert stored_steps(uri, run_id, "m") == list(range(100))

@@ -34,13 +34,14 @@ Guarantees:
   SSH session went away) skip interpreter exit. While nobody else handles one, the
   first logging call from the main thread installs a handler that writes the queues
   (for at most ``SIGNAL_FLUSH_SECONDS``) and then lets the process die by the signal as
-  it would have. A batch the main thread was writing when the signal came is finished
-  first.
+  it would have. Meanwhile the main thread goes on (a batch it was writing is finished),
+  and logging calls wait for the end: what they would add could not be written.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import sys
@@ -218,9 +219,17 @@ class BatchingLogger:
         size = len(metrics) + len(params) + len(tags)
         if not size:
             return
+        if not _watching_signals:
+            _watch_ending_signals()
         with self._lock:
             if self._closing:
                 raise MlflowException("The background logger is closed; log synchronously.")
+            # The process is ending by a signal: what is queued is being written, and what
+            # this call would add could not be. It waits for the end instead of returning.
+            while _ending_by is not None:
+                # woken now and then: the signal that ends the process may reach another
+                # thread, and the handler runs only once the main thread is back in Python
+                self._not_full.wait(0.1)
             if self._worker is None:
                 self._start_worker()
             # An item larger than the whole queue is let in once the queue is empty.
@@ -288,7 +297,6 @@ class BatchingLogger:
                 self._failures = [
                     f for f in self._failures if run_id is not None and f.run_id != run_id
                 ]
-        _end_if_signalled()
         if failures:
             raise AsyncLoggingError(failures)
 
@@ -306,7 +314,6 @@ class BatchingLogger:
 
     # -- the worker --------------------------------------------------------------------
     def _start_worker(self) -> None:
-        _flush_on_ending_signals()
         _flush_at_worker_exit()
         self._worker = threading.Thread(target=self._run, name="cairn-batching-logger", daemon=True)
         self._worker.start()
@@ -471,8 +478,9 @@ def flush(run_id: str | None = None, timeout: float | None = None) -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _process_lock
+    global _process_lock, _ending_by
     _process_lock = threading.Lock()
+    _ending_by = None
     for logger in list(_instances):
         logger._reset_state()
 
@@ -532,60 +540,65 @@ SIGNAL_FLUSH_SECONDS = 8.0
 _ENDING_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
+_watching_signals = False  # settled by a call from the main thread
+_ending_by: int | None = None  # the signal ending the process, once one came
 
 
-def _flush_on_ending_signals() -> None:
+def _watch_ending_signals() -> None:
     """Write the queues before SIGTERM or SIGHUP ends the process, unless someone else
     handles it (their handler decides; a clean exit flushes anyway) or ignores it
-    (``nohup``). Only the main thread may install handlers."""
+    (``nohup``). Only the main thread may install handlers: a logging call from another
+    thread leaves it to the next one from the main thread."""
+    global _watching_signals
     if threading.current_thread() is not threading.main_thread():
         return
+    _watching_signals = True
     for signum in _ENDING_SIGNALS:
         if signal.getsignal(signum) is signal.SIG_DFL:
             signal.signal(signum, _flush_then_die)
 
 
-_deferred_signal: int | None = None  # a signal that came while this thread was writing
-
-
 def _flush_then_die(signum: int, frame: object) -> None:
-    global _deferred_signal
-    # A handler installed later may call this one as the previous handler (PyTorch
-    # Lightning does, to stop training gracefully): then the queues are written, and what
-    # happens next is the caller's decision.
-    dying = signal.getsignal(signum) is _flush_then_die
-    if any(logger._writer is threading.current_thread() for logger in list(_instances)):
-        # Interrupted in the middle of writing a batch, which only this thread can finish:
-        # the flush doing it ends the process once it is done (``_end_if_signalled``).
-        if dying:
-            _deferred_signal = signum
+    # Runs on the main thread, between any two bytecodes: possibly while it holds a
+    # logger's lock or writes a batch itself. So nothing here waits: a thread of its own
+    # writes the queues, and the main thread goes on (its logging calls now wait).
+    global _ending_by
+    if signal.getsignal(signum) is not _flush_then_die:
+        # A handler installed later calls this one as the previous handler (PyTorch
+        # Lightning does, to stop training gracefully): write the queues, and leave what
+        # happens next to it.
+        with contextlib.suppress(RuntimeError):  # no new thread at exit (3.12+)
+            _in_thread(_flush_queues)
         return
-    # The flush runs on a thread of its own and is waited for with a deadline: the main
-    # thread, interrupted here, may hold a logger's lock, and must not wait for itself.
-    flusher = threading.Thread(
-        target=_flush_at_exit if dying else _flush_queues, name="cairn-signal-flush", daemon=True
-    )
-    flusher.start()
-    flusher.join(SIGNAL_FLUSH_SECONDS)
-    if dying:
-        _die_by(signum)
-
-
-def _end_if_signalled() -> None:
-    """Called by a flush once it is done: a signal that came while it wrote now ends the
-    process, after the rest of the queues."""
-    global _deferred_signal
-    signum = _deferred_signal
-    if signum is None or threading.current_thread() is not threading.main_thread():
+    if _ending_by is not None:
+        # the queues are written (the writing thread sends the signal again), or a
+        # second signal came from outside: end now, as the default action would
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
         return
-    _deferred_signal = None
-    _flush_at_exit()
-    _die_by(signum)
+    _ending_by = signum
+    try:
+        _in_thread(_flush_then_signal, signum)
+    except RuntimeError:
+        # Python 3.12+ starts no thread at interpreter exit, which is writing the queues
+        # already: the process then ends by exit rather than by the signal.
+        _ending_by = None
 
 
-def _die_by(signum: int) -> None:
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+def _flush_then_signal(signum: int) -> None:
+    """Write everything (at most ``SIGNAL_FLUSH_SECONDS``), then signal the main thread,
+    whose handler ends the process (only it may restore the default action)."""
+    writer = _in_thread(_flush_at_exit)
+    writer.join(SIGNAL_FLUSH_SECONDS)
+    # to the main thread itself: sent to the process, it may reach another thread and
+    # leave the main one blocked where it waits
+    signal.pthread_kill(threading.main_thread().ident or 0, signum)
+
+
+def _in_thread(target: Callable[..., None], *args: object) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, name="cairn-signal-flush", daemon=True)
+    thread.start()
+    return thread
 
 
 if hasattr(os, "register_at_fork"):
