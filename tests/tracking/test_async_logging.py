@@ -243,6 +243,19 @@ def test_called_by_a_later_handler_it_flushes_and_leaves_the_decision_to_it(
         assert stored_steps(tracking_uri, run.info.run_id, "m") == [0]
 
 
+def ended_by_sigterm(script: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` with the queue written only at flush points; it must die by SIGTERM."""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CAIRN_ASYNC_LOGGING_FLUSH_INTERVAL": "60"},
+    )
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    return done
+
+
 def test_sigterm_in_the_middle_of_a_write_lets_it_finish_then_writes_the_rest(
     tmp_path: Path,
 ) -> None:
@@ -281,14 +294,7 @@ def test_sigterm_in_the_middle_of_a_write_lets_it_finish_then_writes_the_rest(
         print("logged after the signal", flush=True)
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "CAIRN_ASYNC_LOGGING_FLUSH_INTERVAL": "60"},
-    )
-    assert done.returncode == -signal.SIGTERM, done.stderr
+    done = ended_by_sigterm(script)
     run_id, *rest = done.stdout.split("\n")
     assert "logged after the signal" not in rest
     assert stored_steps(uri, run_id, "first") == list(range(100))
@@ -321,14 +327,7 @@ def test_sigterm_while_the_main_thread_holds_the_queue_s_lock_loses_nothing(
             print(step, flush=True)
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "CAIRN_ASYNC_LOGGING_FLUSH_INTERVAL": "60"},
-    )
-    assert done.returncode == -signal.SIGTERM, done.stderr
+    done = ended_by_sigterm(script)
     run_id, *acknowledged = done.stdout.split()
     assert acknowledged == []  # no logging call returned after the signal
     assert stored_steps(uri, run_id, "m") == list(range(100))
