@@ -309,6 +309,10 @@ class SwitchableStore:
             raise self.param_error
         self.calls.append((run_id, list(metrics), list(params), list(tags)))
 
+    def steps(self) -> list[int]:
+        """The steps of every metric point received, in order."""
+        return [m.step for _, metrics, _, _ in self.calls for m in metrics]
+
     def get_metric_history(
         self, run_id: str, key: str, max_results: int | None = None, token: str | None = None
     ) -> PagedList[Metric]:
@@ -349,14 +353,14 @@ def test_an_outage_journals_everything_after_it_and_replays_it_in_order(
     instance.log_batch("r", [point(1)])  # fails: journaled, no exception
     store.error = None
     instance.log_batch("r", [point(2)], tags=[RunTag("t", "a")])  # queued behind the journal
-    assert [m.step for _, ms, _, _ in store.calls for m in ms] == [0]
+    assert store.steps() == [0]
     assert instance.journaling
     assert offline_messages(caplog) == (1, 0)
     assert instance.drain()
     assert not instance.journaling
-    assert [m.step for _, ms, _, _ in store.calls for m in ms] == [0, 1, 2]
+    assert store.steps() == [0, 1, 2]
     instance.log_batch("r", [point(3)])  # straight to the store again
-    assert [m.step for _, ms, _, _ in store.calls for m in ms] == [0, 1, 2, 3]
+    assert store.steps() == [0, 1, 2, 3]
     assert offline_messages(caplog) == (1, 1)
 
 
@@ -373,7 +377,7 @@ def test_a_batch_refused_on_replay_is_dropped_and_reported_at_the_flush(
         instance.flush("r")
     assert info.value.error_code == ErrorCode.INVALID_PARAMETER_VALUE
     assert not instance.journaling  # the point behind it went on
-    assert [m.step for _, ms, _, _ in store.calls for m in ms] == [0]
+    assert store.steps() == [0]
     instance.flush("r")  # reported once
 
 
@@ -399,7 +403,7 @@ def test_a_child_forked_mid_replay_can_replay_and_flush(
     def child_sends_the_journal() -> bool:
         instance.log_batch("r", [point(1)])  # behind the journal
         instance.flush("r")
-        sent = [m.step for _, ms, _, _ in store.calls for m in ms]
+        sent = store.steps()
         return sent == [0, 1] and not instance.journaling
 
     # the parent's replayer holds the drain lock at the moment of the fork
@@ -421,7 +425,7 @@ def test_a_forked_child_replays_its_journal_in_the_background(
         deadline = time.monotonic() + 30
         while instance.journaling and time.monotonic() < deadline:
             time.sleep(0.02)
-        return [m.step for _, ms, _, _ in store.calls for m in ms] == [0, 1]
+        return store.steps() == [0, 1]
 
     assert in_forked_child(child_replays_without_a_flush)
 

@@ -31,8 +31,8 @@ Guarantees:
 - A ``multiprocessing`` worker forked from the parent ends with ``os._exit``, which
   skips interpreter exit: the queues are written by its exit finalizers instead.
 - SIGTERM (job schedulers, ``docker stop``, ``timeout``) and SIGHUP (the terminal or
-  SSH session went away) skip interpreter exit. While nobody else handles one, the
-  first logging call from the main thread installs a handler that writes the queues
+  SSH session went away) skip interpreter exit. While nobody else handles one, a
+  logging call from the main thread installs a handler that writes the queues
   (for at most ``SIGNAL_FLUSH_SECONDS``) and then lets the process die by the signal as
   it would have. Meanwhile the main thread goes on (a batch it was writing is finished),
   and logging calls wait for the end: what they would add could not be written.
