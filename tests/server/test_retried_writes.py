@@ -3,8 +3,9 @@
 Between the client and a real server over an ``mlruns`` store (which keeps every point it
 is sent, as MLflow's file store does) sits a proxy that passes each request on but, for
 the ones the test picks, hangs up instead of passing the answer back: the server applied
-the write, the client cannot know it. The client must neither lose the write nor apply
-it twice.
+the write, the client cannot know it. Or it gives up at once with a 504 and passes the
+request on only later, as a proxy in front of a busy server does. The client must
+neither lose the write nor apply it twice.
 """
 
 from __future__ import annotations
@@ -30,16 +31,25 @@ LOG_BATCH = "/api/2.0/mlflow/runs/log-batch"
 
 
 class Dropper:
-    """A proxy to ``upstream`` that hangs up on the next ``drops`` requests to ``path``,
-    either after passing the request on (``lose="answer"``: the server applied it) or
-    before (``lose="request"``: it never reached the server)."""
+    """A proxy to ``upstream`` that fails the next ``drops`` requests to ``path``: it hangs
+    up after passing the request on (``lose="answer"``: the server applied it) or before
+    (``lose="request"``: it never reached the server), or answers 504 at once and passes
+    the request on a second later (``lose="late"``)."""
 
     def __init__(self, upstream: str) -> None:
         self.path = LOG_BATCH
         self.drops = 0
         self.lose = "answer"
         self.arrived = 0  # how many requests to ``path`` reached the server
+        self.late: list[threading.Thread] = []
         dropper = self
+
+        def forward(method: str, path: str, body: bytes | None, headers: dict[str, str]) -> Any:
+            answer = requests.request(
+                method, upstream + path, data=body, headers=headers, timeout=30
+            )
+            dropper.arrived += path.startswith(dropper.path)
+            return answer
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -50,12 +60,22 @@ class Dropper:
                 dropping = self.path.startswith(dropper.path) and dropper.drops > 0
                 if dropping:
                     dropper.drops -= 1
+                headers = {
+                    name: self.headers[name]
+                    for name in ("Content-Type", "Idempotency-Key")
+                    if name in self.headers
+                }
+                request = (self.command, self.path, body, headers)
+                if dropping and dropper.lose == "late":
+                    late = threading.Timer(1.0, forward, request)
+                    late.start()
+                    dropper.late.append(late)
+                    self.send_response(504)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if not (dropping and dropper.lose == "request"):
-                    headers = {"Content-Type": self.headers.get("Content-Type", "")}
-                    answer = requests.request(
-                        self.command, upstream + self.path, data=body, headers=headers, timeout=30
-                    )
-                    dropper.arrived += self.path.startswith(dropper.path)
+                    answer = forward(*request)
                 if dropping:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
@@ -77,6 +97,8 @@ class Dropper:
         self.thread.start()
 
     def close(self) -> None:
+        for late in self.late:
+            late.join()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join()
@@ -181,3 +203,29 @@ def test_a_deleted_experiment_of_that_name_is_not_taken_for_the_new_one(
         store.create_experiment(name)
     assert caught.value.error_code == ErrorCode.RESOURCE_ALREADY_EXISTS  # the server's answer
     assert dropper.arrived == 1
+
+
+def test_a_batch_passed_on_after_its_retry_is_logged_once(
+    proxied: tuple[Dropper, RestStore, RestStore, str],
+) -> None:
+    """The 504 comes at once; the request reaches the server only after the client read
+    the history, found nothing and sent the batch again. The server knows the key."""
+    dropper, store, direct, run_id = proxied
+    dropper.drops, dropper.lose = 1, "late"
+    store.log_batch(run_id, points("late", 40))
+    assert steps(direct, run_id, "late") == list(range(40))  # the retry arrived
+    dropper.late[0].join()
+    assert dropper.arrived == 2  # and then the first attempt
+    assert steps(direct, run_id, "late") == list(range(40))
+
+
+def test_a_run_whose_answer_was_lost_is_created_once(
+    proxied: tuple[Dropper, RestStore, RestStore, str],
+) -> None:
+    dropper, store, direct, run_id = proxied
+    experiment_id = direct.get_run(run_id).info.experiment_id
+    dropper.path, dropper.drops = "/api/2.0/mlflow/runs/create", 1
+    run = store.create_run(experiment_id, "u", 0, [], "lost-answer")
+    assert dropper.arrived == 2  # sent again, answered from what the server kept
+    named = direct.search_runs([experiment_id], "attributes.run_name = 'lost-answer'")
+    assert [found.info.run_id for found in named] == [run.info.run_id]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from cairn.artifacts.local import clean_artifact_path
 from cairn.artifacts.registry import get_artifact_repository
 from cairn.artifacts.repository import ArtifactRepository
 from cairn.exceptions import EndpointNotFound
+from cairn.server.idempotency import AnswerKeeper
 from cairn.store.tracking import TrackingStore
 
 PROXY_SCHEME = "mlflow-artifacts"
@@ -19,11 +20,13 @@ class ServerContext:
     """The server's shared state, built once per process by ``create_app``.
 
     ``store`` is None on an artifacts-only server; ``artifacts_destination`` is None
-    when the server does not proxy artifacts.
+    when the server does not proxy artifacts; ``answers`` keeps the answers of writes sent
+    with an ``Idempotency-Key`` (``cairn.server.idempotency``).
     """
 
     store: TrackingStore | None
     artifacts_destination: str | None = None
+    answers: AnswerKeeper = field(default_factory=AnswerKeeper)
 
     def tracking_store(self) -> TrackingStore:
         if self.store is None:

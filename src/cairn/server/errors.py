@@ -42,12 +42,17 @@ def error_response(code: ErrorCode | str, message: str, status: int | None = Non
     )
 
 
-async def _on_mlflow_exception(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, MlflowException)
+def mlflow_error_response(exc: MlflowException) -> Response:
+    """The error response ``exc`` stands for; server failures are logged."""
     status = exc.get_http_status_code()
     if status >= 500:
         _logger.error("Request failed with %s: %s", exc.error_code.value, exc.message)
     return error_response(exc.error_code, exc.message, status)
+
+
+async def _on_mlflow_exception(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MlflowException)
+    return mlflow_error_response(exc)
 
 
 async def _on_validation_error(_request: Request, exc: Exception) -> Response:

@@ -28,11 +28,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
-from cairn.exceptions import BadRequest
-from cairn.server import handlers
+from cairn.exceptions import BadRequest, MlflowException
+from cairn.server import handlers, idempotency
 from cairn.server.context import ServerContext
-from cairn.server.errors import PayloadTooLarge
-from cairn.wire.endpoints import ENDPOINTS, Endpoint
+from cairn.server.errors import PayloadTooLarge, mlflow_error_response
+from cairn.wire.endpoints import ENDPOINTS, IDEMPOTENCY_HEADER, Endpoint
 from cairn.wire.messages import Message, WireObject, invalid_message, parse_json
 
 # Tracking requests are small JSON documents; a log-batch at MLflow's own limits stays
@@ -82,18 +82,24 @@ def _from_query(params: QueryParams, model: type[Message]) -> dict[str, Any]:
 
 async def parse_message(request: Request, model: type[Message]) -> Any:
     """The request's message, or an MLflow error saying what is wrong with it."""
-    data: Any
     if request.method == "GET" and request.query_params:
-        data = _from_query(request.query_params, model)
-    else:
-        # MLflow's own client has long sent GET parameters as a JSON body, too.
-        body = await read_body(request)
-        try:
-            data = parse_json(body) if body.strip() else {}
-        except ValueError as exc:
-            raise BadRequest(f"Malformed JSON in request body: {exc}") from None
-        if not isinstance(data, dict):
-            raise BadRequest("The request body must be a JSON object.")
+        return _validated(model, _from_query(request.query_params, model))
+    # MLflow's own client has long sent GET parameters as a JSON body, too.
+    return message_from_body(await read_body(request), model)
+
+
+def message_from_body(body: bytes, model: type[Message]) -> Any:
+    """The message a JSON request body holds, or an MLflow error saying what is wrong."""
+    try:
+        data = parse_json(body) if body.strip() else {}
+    except ValueError as exc:
+        raise BadRequest(f"Malformed JSON in request body: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return _validated(model, data)
+
+
+def _validated(model: type[Message], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -102,9 +108,22 @@ async def parse_message(request: Request, model: type[Message]) -> Any:
 
 def _route(endpoint: Endpoint, handler: Handler) -> RouteFunction:
     async def route(request: Request) -> Response:
-        message = await parse_message(request, endpoint.request)
         context: ServerContext = request.app.state.context
-        return json_response(await run_in_threadpool(handler, context, message))
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is None or not endpoint.changes_state:
+            message = await parse_message(request, endpoint.request)
+            return json_response(await run_in_threadpool(handler, context, message))
+        body = await read_body(request)
+
+        async def work() -> Response:
+            try:
+                message = message_from_body(body, endpoint.request)
+                return json_response(await run_in_threadpool(handler, context, message))
+            except MlflowException as exc:  # a refusal is an answer, kept like any other
+                return mlflow_error_response(exc)
+
+        request_print = idempotency.fingerprint(endpoint.name, body)
+        return await context.answers.answer(key, request_print, work)
 
     route.__name__ = endpoint.name
     route.__doc__ = f"MLflow REST call {endpoint.method} {endpoint.api_path}."
@@ -172,7 +191,22 @@ def _request_schema(endpoint: Endpoint, method: str) -> dict[str, Any]:
     if method == "GET":
         return {"parameters": query_parameters(model)}
     ref = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+    schema: dict[str, Any] = {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}
+    }
+    if endpoint.changes_state:
+        schema["parameters"] = [IDEMPOTENCY_PARAMETER]
+    return schema
+
+
+IDEMPOTENCY_PARAMETER = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "The same on every attempt of one request: a repeat gets the first "
+    "answer, and the work is done once (answers are kept an hour).",
+    "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH},
+}
 
 
 def query_parameters(model: type[Message]) -> list[dict[str, Any]]:

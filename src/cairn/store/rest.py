@@ -9,7 +9,10 @@ connection errors and transient statuses (408, 429, 5xx).
 A request that must not take effect twice (``log-batch``: a file-store server keeps every
 point it is sent; ``experiments/create``: sent again, it answers that the experiment
 exists) is sent again only when it surely did not reach the server. When it may have,
-the store is read first: the run's metric history, or the experiment by name.
+the store is read first: the run's metric history, or the experiment by name. Every
+request that changes state also carries an ``Idempotency-Key``, the same on each
+attempt, which a Cairn server answers once (``cairn.server.idempotency``): that covers
+the other writes, and a request still on its way when the store was read.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -50,7 +54,7 @@ from cairn.store.tracking import history_holds
 from cairn.validation import SEARCH_MAX_RESULTS_DEFAULT, check_metric
 from cairn.wire import convert
 from cairn.wire import messages as m
-from cairn.wire.endpoints import ENDPOINTS, Endpoint
+from cairn.wire.endpoints import ENDPOINTS, IDEMPOTENCY_HEADER, Endpoint
 
 R = TypeVar("R", bound=m.Message)
 
@@ -140,6 +144,7 @@ class HttpClient:
         retry: bool = True,
         repeatable: bool = True,
         content_type: str | None = None,
+        idempotency_key: str | None = None,
     ) -> requests.Response:
         """Send one request, retrying transient failures; raise MlflowException on errors.
 
@@ -147,9 +152,15 @@ class HttpClient:
         ``retry=False`` when the body can be sent only once. ``repeatable=False``: the
         request would do its work twice if repeated, so it is sent again only when it
         surely did not reach the server (no connection, or a 408, 429 or 503 answer); a
-        failure after it may have arrived raises ``OutcomeUnknown``.
+        failure after it may have arrived raises ``OutcomeUnknown``. ``idempotency_key``
+        goes with every attempt: a Cairn server does the work of a key once.
         """
         url = self.url(path)
+        headers = {}
+        if json_body is not None or content_type:
+            headers["Content-Type"] = content_type or "application/json"
+        if idempotency_key is not None:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
         attempts = 1 + (self.max_retries if retry else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
@@ -161,9 +172,7 @@ class HttpClient:
                     data=None
                     if data is None and json_body is None
                     else (data() if data else json.dumps(json_body)),
-                    headers={"Content-Type": content_type or "application/json"}
-                    if json_body is not None or content_type
-                    else None,
+                    headers=headers,
                     timeout=self.timeout,
                     stream=stream,
                 )
@@ -220,14 +229,24 @@ class HttpClient:
         response_type: type[R],
         *,
         repeatable: bool = True,
+        idempotency_key: str | None = None,
     ) -> R:
-        """Send ``message`` to ``endpoint`` and parse the reply as ``response_type``."""
+        """Send ``message`` to ``endpoint`` and parse the reply as ``response_type``.
+
+        A request that changes state carries an ``Idempotency-Key``, ``idempotency_key`` or
+        a new one: a Cairn server answers its retries without doing the work again."""
         wire = message.to_wire()
         if endpoint.method == "GET":
             response = self.request("GET", endpoint.api_path, params=_query_params(wire))
         else:
+            if idempotency_key is None and endpoint.changes_state:
+                idempotency_key = uuid.uuid4().hex
             response = self.request(
-                endpoint.method, endpoint.api_path, json_body=wire, repeatable=repeatable
+                endpoint.method,
+                endpoint.api_path,
+                json_body=wire,
+                repeatable=repeatable,
+                idempotency_key=idempotency_key,
             )
         try:
             return response_type.model_validate(m.parse_json(response.content))
@@ -299,12 +318,17 @@ class RestStore:
     ) -> R:
         """``_call`` for a request that must not take effect twice. When its answer is
         lost, ``applied()`` reads the store to tell: the reply it stands for if the
-        request took effect, None to send it again."""
+        request took effect, None to send it again. Sent again, it has the same
+        ``Idempotency-Key``: should it have been still on its way or at work when the
+        store was read (a proxy gave up waiting), a Cairn server does not do it twice."""
         endpoint = ENDPOINTS[name]
         message = _message(endpoint, fields)
+        key = uuid.uuid4().hex
         for attempt in range(1 + self.http.max_retries):
             try:
-                return self.http.call(endpoint, message, response_type, repeatable=False)
+                return self.http.call(
+                    endpoint, message, response_type, repeatable=False, idempotency_key=key
+                )
             except OutcomeUnknown:
                 if attempt == self.http.max_retries:
                     raise

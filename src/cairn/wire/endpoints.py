@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from cairn.wire import messages as m
 
 API_PREFIXES = ("/api", "/ajax-api")
+# Sent by Cairn's client with each request that changes state, the same on every attempt;
+# a Cairn server does the work of one key once (``cairn.server.idempotency``).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,12 @@ class Endpoint:
     def method(self) -> str:
         """The method the REST client uses (the first one listed)."""
         return self.methods[0]
+
+    @property
+    def changes_state(self) -> bool:
+        """Whether doing it twice differs from doing it once: every POST-only endpoint but
+        the searches, which read."""
+        return self.methods == ("POST",) and not self.name.startswith("search_")
 
     @property
     def api_path(self) -> str:

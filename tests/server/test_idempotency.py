@@ -1,0 +1,182 @@
+"""Writes sent again with the same Idempotency-Key are done once.
+
+Over HTTP against a live server for what a client sees; the keeper alone for the orders
+of events a live server cannot be made to produce on cue (a repeat arriving while the
+first attempt is still at work, a server failure, expiry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+import requests
+from starlette.responses import Response
+
+from cairn.server.idempotency import AnswerKeeper, fingerprint
+from server.live import LiveServer
+
+pytestmark = pytest.mark.server
+
+API = "/api/2.0/mlflow"
+
+
+def post(server: LiveServer, path: str, body: Any, key: str | None) -> requests.Response:
+    headers = {"Idempotency-Key": key} if key else {}
+    return requests.post(server.url + API + path, json=body, headers=headers, timeout=30)
+
+
+def run_ids(server: LiveServer, experiment_id: str) -> list[str]:
+    found = post(server, "/runs/search", {"experiment_ids": [experiment_id]}, None).json()
+    return [run["info"]["run_id"] for run in found.get("runs", [])]
+
+
+@pytest.fixture
+def experiment_id(live_server: LiveServer) -> str:
+    created = post(live_server, "/experiments/create", {"name": f"idem-{uuid.uuid4().hex}"}, None)
+    return str(created.json()["experiment_id"])
+
+
+def test_a_repeated_create_run_gets_the_first_answer_and_makes_one_run(
+    live_server: LiveServer, experiment_id: str
+) -> None:
+    body = {"experiment_id": experiment_id, "start_time": 1}
+    first = post(live_server, "/runs/create", body, "k-" + experiment_id)
+    again = post(live_server, "/runs/create", body, "k-" + experiment_id)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert again.headers["Idempotency-Key"] == "k-" + experiment_id
+    assert run_ids(live_server, experiment_id) == [first.json()["run"]["info"]["run_id"]]
+
+
+def test_requests_without_a_key_or_with_new_keys_are_each_done(
+    live_server: LiveServer, experiment_id: str
+) -> None:
+    body = {"experiment_id": experiment_id, "start_time": 1}
+    post(live_server, "/runs/create", body, None)
+    post(live_server, "/runs/create", body, None)
+    post(live_server, "/runs/create", body, uuid.uuid4().hex)
+    post(live_server, "/runs/create", body, uuid.uuid4().hex)
+    assert len(run_ids(live_server, experiment_id)) == 4
+
+
+def test_a_refusal_is_kept_too(live_server: LiveServer, experiment_id: str) -> None:
+    key = uuid.uuid4().hex
+    missing = {"experiment_id": "999999", "start_time": 1}
+    first = post(live_server, "/runs/create", missing, key)
+    assert first.status_code == 404
+    again = post(live_server, "/runs/create", missing, key)
+    assert (again.status_code, again.json()) == (404, first.json())
+
+
+def test_a_key_used_again_for_another_request_is_refused(
+    live_server: LiveServer, experiment_id: str
+) -> None:
+    key = uuid.uuid4().hex
+    assert post(live_server, "/runs/create", {"experiment_id": experiment_id}, key).ok
+    other = post(
+        live_server, "/runs/create", {"experiment_id": experiment_id, "run_name": "b"}, key
+    )
+    assert other.status_code == 400
+    assert other.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "already used for a different request" in other.json()["message"]
+    assert len(run_ids(live_server, experiment_id)) == 1
+
+
+def test_searches_are_not_kept(live_server: LiveServer, experiment_id: str) -> None:
+    key = uuid.uuid4().hex
+    search = {"experiment_ids": [experiment_id]}
+    assert "runs" not in post(live_server, "/runs/search", search, key).json()
+    post(live_server, "/runs/create", {"experiment_id": experiment_id}, None)
+    assert len(post(live_server, "/runs/search", search, key).json()["runs"]) == 1
+
+
+def test_an_overlong_key_is_refused(live_server: LiveServer, experiment_id: str) -> None:
+    refused = post(live_server, "/runs/create", {"experiment_id": experiment_id}, "k" * 256)
+    assert refused.status_code == 400
+    assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert run_ids(live_server, experiment_id) == []
+
+
+class Work:
+    """A request's work that counts its runs and can be held until released."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.done = 0
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def __call__(self) -> Response:
+        await self.release.wait()
+        self.done += 1
+        return Response(f"answer {self.done}".encode(), status_code=self.status)
+
+
+PRINT = fingerprint("create_run", b"{}")
+
+
+def test_a_repeat_during_the_first_attempt_waits_for_its_answer() -> None:
+    async def scenario() -> list[bytes]:
+        keeper, work = AnswerKeeper(), Work()
+        work.release.clear()
+        first = asyncio.create_task(keeper.answer("k", PRINT, work))
+        repeat = asyncio.create_task(keeper.answer("k", PRINT, work))
+        await asyncio.sleep(0.01)
+        assert not repeat.done()  # waiting for the first attempt, not working
+        work.release.set()
+        answers = await asyncio.gather(first, repeat)
+        assert work.done == 1
+        return [answer.body for answer in answers]
+
+    assert asyncio.run(scenario()) == [b"answer 1", b"answer 1"]
+
+
+def test_a_server_failure_is_not_kept_so_a_repeat_does_the_work() -> None:
+    async def scenario() -> None:
+        keeper, work = AnswerKeeper(), Work(status=500)
+        await keeper.answer("k", PRINT, work)
+        work.status = 200
+        assert (await keeper.answer("k", PRINT, work)).status_code == 200
+        assert (await keeper.answer("k", PRINT, work)).body == b"answer 2"
+        assert work.done == 2
+
+    asyncio.run(scenario())
+
+
+def test_a_repeat_waiting_on_a_failed_attempt_does_the_work_itself() -> None:
+    async def scenario() -> None:
+        keeper = AnswerKeeper()
+
+        async def fails() -> Response:
+            await asyncio.sleep(0.01)
+            raise RuntimeError("store down")
+
+        first = asyncio.create_task(keeper.answer("k", PRINT, fails))
+        await asyncio.sleep(0)
+        repeat = await keeper.answer("k", PRINT, Work())
+        assert repeat.body == b"answer 1"
+        with pytest.raises(RuntimeError):
+            await first
+
+    asyncio.run(scenario())
+
+
+def test_answers_are_forgotten_after_their_time_and_beyond_capacity() -> None:
+    async def scenario() -> None:
+        work = Work()
+        expiring = AnswerKeeper(keep_seconds=0.0)
+        await expiring.answer("k", PRINT, work)
+        await expiring.answer("k", PRINT, work)
+        assert work.done == 2
+
+        bounded = AnswerKeeper(capacity=3)
+        for key in "abcd":
+            await bounded.answer(key, PRINT, work)
+        assert len(bounded) == 3
+        assert (await bounded.answer("d", PRINT, work)).body == b"answer 6"  # kept
+        assert (await bounded.answer("a", PRINT, work)).body == b"answer 7"  # forgotten
+
+    asyncio.run(scenario())
