@@ -302,6 +302,37 @@ def test_sigterm_in_the_middle_of_a_write_lets_it_finish_then_writes_the_rest(
     assert stored_steps(uri, run_id, "third") == []  # the call never returned
 
 
+def test_a_program_that_ends_after_sigterm_still_ends_by_it(tmp_path: Path) -> None:
+    """The signal came, the program ran on to its end before the queues were written
+    (here the writing thread is held up after writing them): the exit writes them and the
+    exit status is still the signal's, which a scheduler reads as "stopped"."""
+    uri = f"sqlite:///{tmp_path / 'ended.db'}"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, threading, time
+        import cairn
+        from cairn.tracking import batching
+
+        def held_up_off_the_main_thread():
+            if threading.current_thread() is not threading.main_thread():
+                time.sleep(5)
+        batching.call_after_exit_flush(held_up_off_the_main_thread)
+
+        cairn.set_tracking_uri({uri!r})
+        run = cairn.start_run()
+        print(run.info.run_id, flush=True)
+        for step in range(100):
+            cairn.log_metric("m", step, step=step)
+        os.kill(os.getpid(), signal.SIGTERM)
+        print("ran on to the end", flush=True)
+        """
+    )
+    done = ended_by_sigterm(script)
+    run_id, rest = done.stdout.split("\n", 1)
+    assert rest.strip() == "ran on to the end"
+    assert stored_steps(uri, run_id, "m") == list(range(100))
+
+
 def test_sigterm_while_the_main_thread_holds_the_queue_s_lock_loses_nothing(
     tmp_path: Path,
 ) -> None:

@@ -35,7 +35,9 @@ Guarantees:
   logging call from the main thread installs a handler that writes the queues
   (for at most ``SIGNAL_FLUSH_SECONDS``) and then lets the process die by the signal as
   it would have. Meanwhile the main thread goes on (a batch it was writing is finished),
-  and logging calls wait for the end: what they would add could not be written.
+  and logging calls wait for the end: what they would add could not be written. A
+  program that reaches its end meanwhile writes the queues at exit and then dies by the
+  signal all the same.
 """
 
 from __future__ import annotations
@@ -601,6 +603,16 @@ def _in_thread(target: Callable[..., None], *args: object) -> threading.Thread:
     return thread
 
 
+def _exit() -> None:
+    """Interpreter exit: write the queues; a program that ran to its end after an ending
+    signal came then ends by that signal, as it would have (its writing thread, a daemon,
+    may not get to send it before the interpreter is gone)."""
+    _flush_at_exit()
+    if _ending_by is not None:
+        signal.signal(_ending_by, signal.SIG_DFL)
+        os.kill(os.getpid(), _ending_by)
+
+
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_flush_at_exit)
+atexit.register(_exit)
