@@ -227,6 +227,53 @@ def test_cairn_sync_replays_what_a_finished_process_left_in_the_journal(
 
 
 @with_live_server
+def test_a_spawned_worker_says_once_what_it_left_in_the_journal(server: Server) -> None:
+    """A spawned ``multiprocessing`` worker writes its queues at its end twice over (its
+    finalizers, then interpreter exit); the last try of the journal and the warning about
+    what is left come once."""
+    script = textwrap.dedent(
+        """
+        import multiprocessing, sys
+        import cairn
+
+        def work(run_id):
+            client = cairn.MlflowClient(sys.argv[1])
+            for step in range(20):
+                client.log_metric(run_id, "m", step, step=step)
+
+        if __name__ == "__main__":
+            run_id = cairn.MlflowClient(sys.argv[1]).create_run("0").info.run_id
+            print(run_id, flush=True)
+            sys.stdin.readline()  # the test kills the server now
+            pool = multiprocessing.get_context("spawn").Pool(1)
+            pool.apply(work, (run_id,))
+            pool.close()
+            pool.join()  # the worker ends by itself
+        """
+    )
+    (server.root / "spawned.py").write_text(script)
+    child = subprocess.Popen(
+        [sys.executable, str(server.root / "spawned.py"), server.url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    run_id = child.stdout.readline().strip()
+    server.kill()
+    _, err = child.communicate("go\n", timeout=120)
+    assert child.returncode == 0, err
+    assert err.count("run `cairn sync`") == 1, err
+
+    server.start()
+    result = CliRunner().invoke(cli_main, ["sync", "--tracking-uri", server.url])
+    assert result.exit_code == 0, result.output
+    steps = [m.step for m in MlflowClient(server.url).get_metric_history(run_id, "m")]
+    assert steps == list(range(20))
+
+
+@with_live_server
 def test_a_process_ended_by_sigterm_while_the_server_is_away_keeps_its_points(
     server: Server,
 ) -> None:

@@ -531,7 +531,7 @@ def _flush_at_worker_exit() -> None:
     _worker_exit_registered_in = os.getpid()
     from multiprocessing import util
 
-    util.Finalize(None, _flush_at_exit, exitpriority=10)
+    util.Finalize(None, _exit, exitpriority=10)
 
 
 # Long enough for a slow store's last batches, short of the grace periods before SIGKILL
@@ -603,11 +603,23 @@ def _in_thread(target: Callable[..., None], *args: object) -> threading.Thread:
     return thread
 
 
+_exited_in: int | None = None  # the process whose exit has run
+
+
 def _exit() -> None:
     """Interpreter exit: write the queues; a program that ran to its end after an ending
     signal came then ends by that signal, as it would have (its writing thread, a daemon,
-    may not get to send it before the interpreter is gone)."""
-    _flush_at_exit()
+    may not get to send it before the interpreter is gone).
+
+    A ``multiprocessing`` worker runs it from its finalizers; a spawned one then runs it
+    again at interpreter exit, where only what was logged since is left to write (the
+    exit hooks, a last try of the offline journal and a warning, ran the first time)."""
+    global _exited_in
+    if _exited_in == os.getpid():
+        _flush_queues()
+    else:
+        _exited_in = os.getpid()
+        _flush_at_exit()
     if _ending_by is not None:
         signal.signal(_ending_by, signal.SIG_DFL)
         os.kill(os.getpid(), _ending_by)
