@@ -89,8 +89,8 @@ class AnswerKeeper:
             del self._answers[key]
             mine.done.set()
             raise
-        if response.status_code < 500 and isinstance(response.body, bytes):
-            mine.response = (response.status_code, response.body, response.media_type)
+        if response.status_code < 500:
+            mine.response = (response.status_code, bytes(response.body), response.media_type)
             mine.kept_at = monotonic()
             self._answers.move_to_end(key)
         else:

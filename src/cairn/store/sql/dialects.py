@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from cairn.store.sql import plain
 from cairn.store.sql import tables as t
@@ -50,11 +49,18 @@ def decode_metric_value(value: float, is_nan: bool, is_inf: bool) -> float:
 
 
 def _insert(table: sa.Table, dialect: str) -> Any:
+    # imported here: a script on SQLite need not load the other dialects (~0.05 s)
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
     if dialect in _MYSQL:
+        from sqlalchemy.dialects import mysql
+
         return mysql.insert(table)
     if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table)
     raise NotImplementedError(f"Cairn's SQL store does not support the '{dialect}' dialect")
 
