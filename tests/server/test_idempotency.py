@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import requests
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from cairn.server.idempotency import AnswerKeeper, fingerprint
 from server.live import LiveServer
@@ -93,11 +93,25 @@ def test_searches_are_not_kept(live_server: LiveServer, experiment_id: str) -> N
     assert len(post(live_server, "/runs/search", search, key).json()["runs"]) == 1
 
 
-def test_an_overlong_key_is_refused(live_server: LiveServer, experiment_id: str) -> None:
-    refused = post(live_server, "/runs/create", {"experiment_id": experiment_id}, "k" * 256)
+@pytest.mark.parametrize("key", ["k" * 256, ""], ids=["overlong", "empty"])
+def test_an_overlong_or_empty_key_is_refused(
+    live_server: LiveServer, experiment_id: str, key: str
+) -> None:
+    headers = {"Idempotency-Key": key}  # sent as it is, even empty
+    refused = requests.post(
+        live_server.url + API + "/runs/create",
+        json={"experiment_id": experiment_id},
+        headers=headers,
+        timeout=30,
+    )
     assert refused.status_code == 400
     assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert run_ids(live_server, experiment_id) == []
+
+
+def test_the_same_key_and_body_on_another_endpoint_is_refused() -> None:
+    body = b'{"experiment_id": "1", "key": "k"}'
+    assert fingerprint("delete_experiment", body) != fingerprint("delete_experiment_tag", body)
 
 
 class Work:
@@ -160,6 +174,52 @@ def test_a_repeat_waiting_on_a_failed_attempt_does_the_work_itself() -> None:
         assert repeat.body == b"answer 1"
         with pytest.raises(RuntimeError):
             await first
+
+    asyncio.run(scenario())
+
+
+def test_a_cancelled_first_attempt_still_finishes_and_its_repeat_gets_its_answer() -> None:
+    async def scenario() -> None:
+        keeper, work = AnswerKeeper(), Work()
+        work.release.clear()
+        first = asyncio.create_task(keeper.answer("k", PRINT, work))
+        await asyncio.sleep(0.01)
+        first.cancel()  # the client went away; the write it started goes on
+        await asyncio.sleep(0.01)
+        repeat = asyncio.create_task(keeper.answer("k", PRINT, work))
+        await asyncio.sleep(0.01)
+        work.release.set()
+        assert (await repeat).body == b"answer 1"
+        assert work.done == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_failure_after_the_work_leaves_no_key_held() -> None:
+    async def scenario() -> None:
+        keeper = AnswerKeeper()
+
+        async def unkeepable() -> Response:
+            return StreamingResponse(iter([b"x"]))  # has no body to keep
+
+        with pytest.raises(AttributeError):
+            await keeper.answer("k", PRINT, unkeepable)
+        assert (await keeper.answer("k", PRINT, Work())).body == b"answer 1"
+
+    asyncio.run(scenario())
+
+
+def test_a_request_at_work_holds_up_no_forgetting() -> None:
+    async def scenario() -> None:
+        keeper, stuck, work = AnswerKeeper(capacity=2, keep_seconds=3600), Work(), Work()
+        stuck.release.clear()
+        at_work = asyncio.create_task(keeper.answer("stuck", PRINT, stuck))
+        await asyncio.sleep(0.01)
+        for key in "abcde":
+            await keeper.answer(key, PRINT, work)
+        assert len(keeper) == 2
+        stuck.release.set()
+        await at_work
 
     asyncio.run(scenario())
 

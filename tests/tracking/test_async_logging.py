@@ -256,6 +256,21 @@ def ended_by_sigterm(script: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
+def run_script(uri: str, body: str) -> str:
+    """A script that starts a run on ``uri``, prints its id, and goes on with ``body``
+    (which may use ``os``, ``signal``, ``threading``, ``time``, ``cairn``, ``batching``)."""
+    start = f"""
+import os, signal, threading, time
+import cairn
+from cairn.tracking import batching
+
+cairn.set_tracking_uri({uri!r})
+run = cairn.start_run()
+print(run.info.run_id, flush=True)
+"""
+    return start + textwrap.dedent(body)
+
+
 def test_sigterm_in_the_middle_of_a_write_lets_it_finish_then_writes_the_rest(
     tmp_path: Path,
 ) -> None:
@@ -302,35 +317,73 @@ def test_sigterm_in_the_middle_of_a_write_lets_it_finish_then_writes_the_rest(
     assert stored_steps(uri, run_id, "third") == []  # the call never returned
 
 
+# The thread that writes the queues after a signal is held up before it starts, so the
+# program below reaches its end first, as a short one does.
+WRITER_HELD_UP = """
+import logging, logging.handlers  # first: logging's own exit handler runs after Cairn's
+import threading, time
+from cairn.tracking import batching
+
+flush_at_exit = batching._flush_at_exit
+def held_up_off_the_main_thread():
+    if threading.current_thread() is not threading.main_thread():
+        time.sleep(30)
+    flush_at_exit()
+batching._flush_at_exit = held_up_off_the_main_thread
+"""
+
+
 def test_a_program_that_ends_after_sigterm_still_ends_by_it(tmp_path: Path) -> None:
-    """The signal came, the program ran on to its end before the queues were written
-    (here the writing thread is held up after writing them): the exit writes them and the
-    exit status is still the signal's, which a scheduler reads as "stopped"."""
+    """The signal came and the program ran on to its end before the queues were written:
+    the exit writes them, and the exit status is still the signal's, which a scheduler
+    reads as "stopped". Logging's buffered records reach their file first."""
     uri = f"sqlite:///{tmp_path / 'ended.db'}"
-    script = textwrap.dedent(
+    log_file = tmp_path / "app.log"
+    script = WRITER_HELD_UP + run_script(
+        uri,
         f"""
-        import os, signal, threading, time
-        import cairn
-        from cairn.tracking import batching
-
-        def held_up_off_the_main_thread():
-            if threading.current_thread() is not threading.main_thread():
-                time.sleep(5)
-        batching.call_after_exit_flush(held_up_off_the_main_thread)
-
-        cairn.set_tracking_uri({uri!r})
-        run = cairn.start_run()
-        print(run.info.run_id, flush=True)
+        buffered = logging.handlers.MemoryHandler(
+            100, target=logging.FileHandler({str(log_file)!r})
+        )
+        logging.getLogger("app").addHandler(buffered)
+        logging.getLogger("app").setLevel(logging.INFO)
         for step in range(100):
             cairn.log_metric("m", step, step=step)
         os.kill(os.getpid(), signal.SIGTERM)
+        logging.getLogger("app").info("stopping")  # buffered until logging shuts down
         print("ran on to the end", flush=True)
-        """
+        """,
     )
-    done = ended_by_sigterm(script)
+    done = ended_by_sigterm(script)  # by the exit: the held-up writer would take 30 s
     run_id, rest = done.stdout.split("\n", 1)
     assert rest.strip() == "ran on to the end"
     assert stored_steps(uri, run_id, "m") == list(range(100))
+    assert log_file.read_text() == "stopping\n"
+
+
+def test_a_program_that_takes_sigterm_back_after_it_came_ends_as_it_chooses(
+    tmp_path: Path,
+) -> None:
+    """As a program that finishes a last checkpoint before it lets itself be stopped:
+    logging goes on, and the exit is the program's."""
+    uri = f"sqlite:///{tmp_path / 'back.db'}"
+    script = run_script(
+        uri,
+        """
+        for step in range(10):
+            cairn.log_metric("m", step, step=step)
+        os.kill(os.getpid(), signal.SIGTERM)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # taken back at once
+        for step in range(10, 20):
+            cairn.log_metric("m", step, step=step)  # does not wait for an end
+        cairn.end_run()
+        """,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert stored_steps(uri, done.stdout.strip(), "m") == list(range(20))
 
 
 def test_sigterm_while_the_main_thread_holds_the_queue_s_lock_loses_nothing(
@@ -339,15 +392,9 @@ def test_sigterm_while_the_main_thread_holds_the_queue_s_lock_loses_nothing(
     """A tight logging loop spends most of its time inside the queue's lock, so that is
     where a signal usually lands: its handler must not wait for that lock."""
     uri = f"sqlite:///{tmp_path / 'locked.db'}"
-    script = textwrap.dedent(
-        f"""
-        import os, signal, threading, time
-        import cairn
-        from cairn.tracking import batching
-
-        cairn.set_tracking_uri({uri!r})
-        run = cairn.start_run()
-        print(run.info.run_id, flush=True)
+    script = run_script(
+        uri,
+        """
         for step in range(100):
             cairn.log_metric("m", step, step=step)
         threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
@@ -356,7 +403,7 @@ def test_sigterm_while_the_main_thread_holds_the_queue_s_lock_loses_nothing(
         for step in range(100, 200):
             cairn.log_metric("m", step, step=step)  # the first of these waits for the end
             print(step, flush=True)
-        """
+        """,
     )
     done = ended_by_sigterm(script)
     run_id, *acknowledged = done.stdout.split()

@@ -195,7 +195,7 @@ def _request_schema(endpoint: Endpoint, method: str) -> dict[str, Any]:
         "requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}
     }
     if endpoint.changes_state:
-        schema["parameters"] = [IDEMPOTENCY_PARAMETER]
+        schema["parameters"] = [dict(IDEMPOTENCY_PARAMETER)]
     return schema
 
 

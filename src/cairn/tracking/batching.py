@@ -228,7 +228,7 @@ class BatchingLogger:
                 raise MlflowException("The background logger is closed; log synchronously.")
             # The process is ending by a signal: what is queued is being written, and what
             # this call would add could not be. It waits for the end instead of returning.
-            while _ending_by is not None:
+            while _ending():
                 # woken now and then: the signal that ends the process may reach another
                 # thread, and the handler runs only once the main thread is back in Python
                 self._not_full.wait(0.1)
@@ -480,8 +480,9 @@ def flush(run_id: str | None = None, timeout: float | None = None) -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _process_lock, _ending_by
+    global _process_lock, _ending_by, _exit_hooks_lock
     _process_lock = threading.Lock()
+    _exit_hooks_lock = threading.Lock()
     _ending_by = None
     for logger in list(_instances):
         logger._reset_state()
@@ -505,13 +506,26 @@ def _flush_queues() -> None:
             print(f"cairn: {error.message}", file=sys.stderr)
 
 
+_exit_hooks_ran_in: int | None = None  # the process whose exit hooks ran
+_exit_hooks_lock = threading.Lock()
+
+
 def _flush_at_exit() -> None:
+    """Write the queues, then run the exit hooks once in the process. The end of a
+    process may come here more than once: from a ``multiprocessing`` worker's finalizers
+    and then interpreter exit, from the thread writing the queues after a signal and the
+    main thread's exit; a second caller waits for the hooks the first one runs."""
+    global _exit_hooks_ran_in
     _flush_queues()
-    for hook in _exit_hooks:
-        try:
-            hook()
-        except Exception as error:  # exit must go on; say what happened
-            print(f"cairn: {error}", file=sys.stderr)
+    with _exit_hooks_lock:
+        if _exit_hooks_ran_in == os.getpid():
+            return
+        _exit_hooks_ran_in = os.getpid()
+        for hook in _exit_hooks:
+            try:
+                hook()
+            except Exception as error:  # exit must go on; say what happened
+                print(f"cairn: {error}", file=sys.stderr)
 
 
 _worker_exit_registered_in: int | None = None  # the pid whose finalizers flush
@@ -560,6 +574,13 @@ def _watch_ending_signals() -> None:
             signal.signal(signum, _flush_then_die)
 
 
+def _ending() -> bool:
+    """Whether a signal is ending the process: it came, and the program left it to us (it
+    may take the signal back after it came, to finish something first)."""
+    signum = _ending_by
+    return signum is not None and signal.getsignal(signum) is _flush_then_die
+
+
 def _flush_then_die(signum: int, frame: object) -> None:
     # Runs on the main thread, between any two bytecodes: possibly while it holds a
     # logger's lock or writes a batch itself. So nothing here waits: a thread of its own
@@ -603,24 +624,18 @@ def _in_thread(target: Callable[..., None], *args: object) -> threading.Thread:
     return thread
 
 
-_exited_in: int | None = None  # the process whose exit has run
-
-
 def _exit() -> None:
-    """Interpreter exit: write the queues; a program that ran to its end after an ending
-    signal came then ends by that signal, as it would have (its writing thread, a daemon,
-    may not get to send it before the interpreter is gone).
-
-    A ``multiprocessing`` worker runs it from its finalizers; a spawned one then runs it
-    again at interpreter exit, where only what was logged since is left to write (the
-    exit hooks, a last try of the offline journal and a warning, ran the first time)."""
-    global _exited_in
-    if _exited_in == os.getpid():
-        _flush_queues()
-    else:
-        _exited_in = os.getpid()
-        _flush_at_exit()
-    if _ending_by is not None:
+    """Interpreter exit (and a ``multiprocessing`` worker's end): write the queues. A
+    program that ran on to its end after an ending signal came, and still leaves it to
+    us, then ends by that signal, as it would have: its writing thread, a daemon, may not
+    get to send it before the interpreter is gone. Exit handlers registered before
+    Cairn's are cut short then (logging's is run first), as the signal's default action
+    would have skipped them all."""
+    _flush_at_exit()
+    if _ending_by is not None and _ending():
+        logging = sys.modules.get("logging")
+        if logging is not None:
+            logging.shutdown()  # buffered records reach their files
         signal.signal(_ending_by, signal.SIG_DFL)
         os.kill(os.getpid(), _ending_by)
 

@@ -49,7 +49,7 @@ def decode_metric_value(value: float, is_nan: bool, is_inf: bool) -> float:
 
 
 def _insert(table: sa.Table, dialect: str) -> Any:
-    # imported here: a script on SQLite need not load the other dialects (~0.05 s)
+    # imported here: a script on SQLite need not load PostgreSQL's dialect (~0.05 s)
     if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
