@@ -8,15 +8,20 @@ first attempt is still at work, a server failure, expiry).
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from starlette.responses import Response, StreamingResponse
 
-from cairn.server.idempotency import AnswerKeeper, fingerprint
-from server.live import LiveServer
+from cairn.server.idempotency import AnswerKeeper, MemoryAnswers, SharedAnswers, fingerprint
+from server.live import LiveServer, free_port, start_server, stop_server
 
 pytestmark = pytest.mark.server
 
@@ -129,12 +134,30 @@ class Work:
         return Response(f"answer {self.done}".encode(), status_code=self.status)
 
 
+Table = MemoryAnswers | SharedAnswers
+MakeTable = Callable[..., Table]
+
+
+@pytest.fixture(params=["memory", "shared"])
+def make_table(request: pytest.FixtureRequest, tmp_path: Path) -> MakeTable:
+    """Tables of both kinds: a server of one process, and one of several workers."""
+
+    def make(**limits: float) -> Table:
+        if request.param == "memory":
+            return MemoryAnswers(**limits)  # type: ignore[arg-type]
+        table = SharedAnswers(tmp_path / f"{uuid.uuid4().hex}.sqlite", **limits)  # type: ignore[arg-type]
+        table.forget_every = 1  # at every answer kept, so the bounds show at once
+        return table
+
+    return make
+
+
 PRINT = fingerprint("create_run", b"{}")
 
 
-def test_a_repeat_during_the_first_attempt_waits_for_its_answer() -> None:
+def test_a_repeat_during_the_first_attempt_waits_for_its_answer(make_table: MakeTable) -> None:
     async def scenario() -> list[bytes]:
-        keeper, work = AnswerKeeper(), Work()
+        keeper, work = AnswerKeeper(make_table()), Work()
         work.release.clear()
         first = asyncio.create_task(keeper.answer("k", PRINT, work))
         repeat = asyncio.create_task(keeper.answer("k", PRINT, work))
@@ -148,9 +171,9 @@ def test_a_repeat_during_the_first_attempt_waits_for_its_answer() -> None:
     assert asyncio.run(scenario()) == [b"answer 1", b"answer 1"]
 
 
-def test_a_server_failure_is_not_kept_so_a_repeat_does_the_work() -> None:
+def test_a_server_failure_is_not_kept_so_a_repeat_does_the_work(make_table: MakeTable) -> None:
     async def scenario() -> None:
-        keeper, work = AnswerKeeper(), Work(status=500)
+        keeper, work = AnswerKeeper(make_table()), Work(status=500)
         await keeper.answer("k", PRINT, work)
         work.status = 200
         assert (await keeper.answer("k", PRINT, work)).status_code == 200
@@ -160,9 +183,9 @@ def test_a_server_failure_is_not_kept_so_a_repeat_does_the_work() -> None:
     asyncio.run(scenario())
 
 
-def test_a_repeat_waiting_on_a_failed_attempt_does_the_work_itself() -> None:
+def test_a_repeat_waiting_on_a_failed_attempt_does_the_work_itself(make_table: MakeTable) -> None:
     async def scenario() -> None:
-        keeper = AnswerKeeper()
+        keeper = AnswerKeeper(make_table())
 
         async def fails() -> Response:
             await asyncio.sleep(0.01)
@@ -178,9 +201,11 @@ def test_a_repeat_waiting_on_a_failed_attempt_does_the_work_itself() -> None:
     asyncio.run(scenario())
 
 
-def test_a_cancelled_first_attempt_still_finishes_and_its_repeat_gets_its_answer() -> None:
+def test_a_cancelled_first_attempt_still_finishes_and_its_repeat_gets_its_answer(
+    make_table: MakeTable,
+) -> None:
     async def scenario() -> None:
-        keeper, work = AnswerKeeper(), Work()
+        keeper, work = AnswerKeeper(make_table()), Work()
         work.release.clear()
         first = asyncio.create_task(keeper.answer("k", PRINT, work))
         await asyncio.sleep(0.01)
@@ -195,9 +220,9 @@ def test_a_cancelled_first_attempt_still_finishes_and_its_repeat_gets_its_answer
     asyncio.run(scenario())
 
 
-def test_a_failure_after_the_work_leaves_no_key_held() -> None:
+def test_a_failure_after_the_work_leaves_no_key_held(make_table: MakeTable) -> None:
     async def scenario() -> None:
-        keeper = AnswerKeeper()
+        keeper = AnswerKeeper(make_table())
 
         async def unkeepable() -> Response:
             return StreamingResponse(iter([b"x"]))  # has no body to keep
@@ -209,34 +234,80 @@ def test_a_failure_after_the_work_leaves_no_key_held() -> None:
     asyncio.run(scenario())
 
 
-def test_a_request_at_work_holds_up_no_forgetting() -> None:
+def test_a_request_at_work_holds_up_no_forgetting(make_table: MakeTable) -> None:
     async def scenario() -> None:
-        keeper, stuck, work = AnswerKeeper(capacity=2, keep_seconds=3600), Work(), Work()
+        table = make_table(capacity=2)
+        keeper, stuck, work = AnswerKeeper(table), Work(), Work()
         stuck.release.clear()
         at_work = asyncio.create_task(keeper.answer("stuck", PRINT, stuck))
         await asyncio.sleep(0.01)
         for key in "abcde":
             await keeper.answer(key, PRINT, work)
-        assert len(keeper) == 2
+        assert len(table) == 2
         stuck.release.set()
         await at_work
 
     asyncio.run(scenario())
 
 
-def test_answers_are_forgotten_after_their_time_and_beyond_capacity() -> None:
+def test_answers_are_forgotten_after_their_time_and_beyond_capacity(make_table: MakeTable) -> None:
     async def scenario() -> None:
         work = Work()
-        expiring = AnswerKeeper(keep_seconds=0.0)
+        expiring = AnswerKeeper(make_table(keep_seconds=0.0))
         await expiring.answer("k", PRINT, work)
         await expiring.answer("k", PRINT, work)
         assert work.done == 2
 
-        bounded = AnswerKeeper(capacity=3)
+        table = make_table(capacity=3)
+        bounded = AnswerKeeper(table)
         for key in "abcd":
             await bounded.answer(key, PRINT, work)
-        assert len(bounded) == 3
+        assert len(table) == 3
         assert (await bounded.answer("d", PRINT, work)).body == b"answer 6"  # kept
         assert (await bounded.answer("a", PRINT, work)).body == b"answer 7"  # forgotten
 
     asyncio.run(scenario())
+
+
+def test_workers_sharing_a_file_see_each_other_s_keys(tmp_path: Path) -> None:
+    one, two = SharedAnswers(tmp_path / "a.sqlite"), SharedAnswers(tmp_path / "a.sqlite")
+    assert one.claim("k", PRINT) == "mine"
+    assert two.claim("k", PRINT) == "at work"
+    assert two.claim("k", fingerprint("create_run", b"{ }")) == "another request"
+    one.keep("k", (200, b"{}", "application/json"))
+    assert two.claim("k", PRINT) == (200, b"{}", "application/json")
+
+
+def test_a_key_left_at_work_by_a_worker_that_died_is_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite"
+    claim_and_die = (
+        "import sys; from pathlib import Path; from cairn.server.idempotency import SharedAnswers;"
+        f" SharedAnswers(Path({str(path)!r})).claim('k', bytes.fromhex({PRINT.hex()!r}))"
+    )
+    subprocess.run([sys.executable, "-c", claim_and_die], check=True)
+    assert SharedAnswers(path).claim("k", PRINT) == "mine"
+
+
+@pytest.fixture(scope="module")
+def two_worker_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    root = tmp_path_factory.mktemp("two-workers")
+    server = start_server(
+        root, f"sqlite:///{root / 'cairn.db'}", None, None, True, False, "127.0.0.1", free_port(), 2
+    )
+    yield server
+    stop_server(server.process)
+
+
+def test_repeats_reaching_different_workers_are_done_once(
+    two_worker_server: LiveServer,
+) -> None:
+    """A retry comes on a new connection, which any worker process may take."""
+    server = two_worker_server
+    created = post(server, "/experiments/create", {"name": f"w-{uuid.uuid4().hex}"}, None)
+    experiment_id = created.json()["experiment_id"]
+    body, key = {"experiment_id": experiment_id, "start_time": 1}, uuid.uuid4().hex
+    with ThreadPoolExecutor(16) as pool:  # each post on a connection of its own
+        answers = list(pool.map(lambda _: post(server, "/runs/create", body, key), range(200)))
+    assert {answer.status_code for answer in answers} == {200}
+    assert len({answer.content for answer in answers}) == 1
+    assert run_ids(server, experiment_id) == [answers[0].json()["run"]["info"]["run_id"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from cairn import env
 from cairn.server.artifacts import add_artifact_routes, add_run_artifact_route
 from cairn.server.context import PROXY_SCHEME, ServerContext
 from cairn.server.errors import install_error_handlers
+from cairn.server.idempotency import AnswerKeeper, SharedAnswers
 from cairn.server.openapi import build_openapi
 from cairn.server.routes import add_tracking_routes
 from cairn.server.ui import mount_ui
@@ -41,6 +43,8 @@ class ServerConfig:
     artifacts_destination: str | None = None
     serve_artifacts: bool = True
     artifacts_only: bool = False
+    # with several worker processes: the file they keep answers to keyed writes in
+    shared_answers_file: str | None = None
 
     def store_artifact_root(self) -> str | None:
         """The root new experiments' artifacts go under: the proxy's when serving artifacts
@@ -61,6 +65,7 @@ def create_app(
     store: TrackingStore | None,
     artifacts_destination: str | None = None,
     ui_dir: Path | None = None,
+    answers: AnswerKeeper | None = None,
 ) -> FastAPI:
     """The ASGI application over ``store``.
 
@@ -69,6 +74,7 @@ def create_app(
             and tracking endpoints answer 404 ENDPOINT_NOT_FOUND.
         artifacts_destination: where the artifact proxy stores files; None turns the proxy off.
         ui_dir: the built web UI to serve (default: the build inside the package).
+        answers: where answers to keyed writes are kept (default: this process's memory).
     """
     app = FastAPI(
         title="Cairn tracking server",
@@ -77,7 +83,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.context = ServerContext(store, artifacts_destination)
+    app.state.context = ServerContext(store, artifacts_destination, answers or AnswerKeeper())
     install_error_handlers(app)
 
     def openapi() -> dict[str, Any]:
@@ -110,7 +116,10 @@ def create_app_from_config(config: ServerConfig) -> FastAPI:
     store = None
     if not config.artifacts_only:
         store = create_tracking_store(config.backend_store_uri, config.store_artifact_root())
-    return create_app(store, config.destination())
+    answers = None
+    if config.shared_answers_file is not None:
+        answers = AnswerKeeper(SharedAnswers(Path(config.shared_answers_file)))
+    return create_app(store, config.destination(), answers=answers)
 
 
 def app_from_environment() -> FastAPI:
@@ -140,24 +149,27 @@ def serve(
     """
     import uvicorn
 
-    config = ServerConfig(
-        backend_store_uri=backend_store_uri,
-        default_artifact_root=default_artifact_root,
-        artifacts_destination=artifacts_destination,
-        serve_artifacts=serve_artifacts,
-        artifacts_only=artifacts_only,
-    )
-    # Open the store once here so a bad URI or database fails before workers start.
-    create_app_from_config(config)
-    os.environ[env.SERVER_CONFIG.name] = json.dumps(asdict(config))
-    shown_host = f"[{host}]" if ":" in host else host
-    print(f"Cairn tracking server listening at http://{shown_host}:{port}", flush=True)
-    uvicorn.run(
-        "cairn.server.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=max(1, workers),
-        log_level="info",
-        access_log=access_log,
-    )
+    with tempfile.TemporaryDirectory(prefix="cairn-server-") as scratch:
+        config = ServerConfig(
+            backend_store_uri=backend_store_uri,
+            default_artifact_root=default_artifact_root,
+            artifacts_destination=artifacts_destination,
+            serve_artifacts=serve_artifacts,
+            artifacts_only=artifacts_only,
+            # a retry on a new connection may reach any worker: they share the answers
+            shared_answers_file=str(Path(scratch) / "answers.sqlite") if workers > 1 else None,
+        )
+        # Open the store once here so a bad URI or database fails before workers start.
+        create_app_from_config(config)
+        os.environ[env.SERVER_CONFIG.name] = json.dumps(asdict(config))
+        shown_host = f"[{host}]" if ":" in host else host
+        print(f"Cairn tracking server listening at http://{shown_host}:{port}", flush=True)
+        uvicorn.run(
+            "cairn.server.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=max(1, workers),
+            log_level="info",
+            access_log=access_log,
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from cairn.artifacts.local import clean_artifact_path
@@ -25,8 +25,8 @@ class ServerContext:
     """
 
     store: TrackingStore | None
-    artifacts_destination: str | None = None
-    answers: AnswerKeeper = field(default_factory=AnswerKeeper)
+    artifacts_destination: str | None
+    answers: AnswerKeeper
 
     def tracking_store(self) -> TrackingStore:
         if self.store is None:

@@ -8,21 +8,26 @@ which then does nothing. A repeat that arrives while the first is still being wo
 its end even when the request that started it is cancelled. The header is echoed in the
 answer, which shows that this server keeps answers.
 
-Answers are kept in the memory of the server's process: for an hour, at most the last
-10,000 of them. A repeat after a restart, or one that reaches another worker process
-(``--workers``), is done again; the client's own checks (the run's history before a
-log-batch is resent) still cover those. Failures of the server (5xx) are not kept, so a
-repeat tries the work again. Clients that send no key (MLflow's, the web UI) are served
-as before.
+Answers are kept for an hour, at most the last 10,000 of them: in the process's memory
+(``MemoryAnswers``) when the server runs one process, in a SQLite file its worker
+processes share (``SharedAnswers``, cleaned up every 100 answers) when it runs several
+(``--workers``), since a retry on a new connection may reach any of them. A repeat after a restart is done again; the
+client's own checks (the run's history before a log-batch is resent) still cover that.
+Failures of the server (5xx) are not kept, so a repeat tries the work again. Clients that
+send no key (MLflow's, the web UI) are served as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from time import monotonic
+from pathlib import Path
+from time import monotonic, time
+from typing import Literal, Protocol
 
 from starlette.responses import Response
 
@@ -32,8 +37,11 @@ from cairn.wire.endpoints import IDEMPOTENCY_HEADER
 MAX_KEY_LENGTH = 255
 KEEP_SECONDS = 3600.0
 KEEP_ANSWERS = 10_000
+# How often a repeat looks whether the first attempt is done.
+POLL_SECONDS = 0.02
 
 Kept = tuple[int, bytes, str | None]  # status, body, media type
+Claim = Kept | Literal["mine", "at work", "another request"]
 
 
 def fingerprint(endpoint_name: str, body: bytes) -> bytes:
@@ -41,20 +49,26 @@ def fingerprint(endpoint_name: str, body: bytes) -> bytes:
     return hashlib.blake2b(endpoint_name.encode() + b"\0" + body, digest_size=16).digest()
 
 
+class AnswerTable(Protocol):
+    """Where answers are kept, by key, with the fingerprint of the request they answer."""
+
+    def claim(self, key: str, request_print: bytes) -> Claim:
+        """The kept answer for ``key``; else "mine" (recorded as at work for this
+        request), "at work" (another attempt is), or "another request" (``key`` came
+        with a different request)."""
+
+    def keep(self, key: str, answer: Kept) -> None:
+        """Keep the answer of the claimed ``key``."""
+
+    def drop(self, key: str) -> None:
+        """Let go of the claimed ``key`` without an answer (the work failed)."""
+
+
 class AnswerKeeper:
-    """The answers of the last keyed writes, by key; one per server process.
+    """Answers a keyed write from its table, or does it once and keeps its answer."""
 
-    Used only from the event loop's thread, so its tables need no lock. Requests at work
-    are apart from kept answers: a request that takes long holds up no forgetting."""
-
-    def __init__(self, capacity: int = KEEP_ANSWERS, keep_seconds: float = KEEP_SECONDS) -> None:
-        self.capacity = capacity
-        self.keep_seconds = keep_seconds
-        self._working: dict[str, tuple[bytes, asyncio.Task[Response]]] = {}
-        self._kept: OrderedDict[str, tuple[bytes, float, Kept]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._kept)
+    def __init__(self, table: AnswerTable | None = None) -> None:
+        self.table = table if table is not None else MemoryAnswers()
 
     async def answer(
         self, key: str, request_print: bytes, work: Callable[[], Awaitable[Response]]
@@ -65,56 +79,156 @@ class AnswerKeeper:
                 f"The {IDEMPOTENCY_HEADER} header must be 1 to {MAX_KEY_LENGTH} printable "
                 "characters."
             )
-        while True:
-            self._forget_expired()
-            kept = self._kept.get(key)
-            if kept is not None:
-                _check_same_request(key, kept[0], request_print)
-                return _with_key(_rebuilt(kept[2]), key)
-            working = self._working.get(key)
-            if working is None:
-                break
-            _check_same_request(key, working[0], request_print)
-            # the first attempt is still at work: its answer, or (it failed) a new try
-            await asyncio.wait([working[1]])
-        task = asyncio.ensure_future(self._work_and_keep(key, request_print, work))
-        self._working[key] = (request_print, task)
+        while (claim := self.table.claim(key, request_print)) != "mine":
+            if claim == "another request":
+                raise InvalidParameterValue(
+                    f"The {IDEMPOTENCY_HEADER} {key!r} was already used for a different request."
+                )
+            if claim != "at work":
+                status, body, media_type = claim
+                return _with_key(Response(body, status_code=status, media_type=media_type), key)
+            # the first attempt is at work: its answer, or (it failed) a new try
+            await asyncio.sleep(POLL_SECONDS)
+        task = asyncio.ensure_future(self._work_and_keep(key, work))
         # shielded: a cancelled request leaves the work to finish and its answer kept
         return _with_key(await asyncio.shield(task), key)
 
-    async def _work_and_keep(
-        self, key: str, request_print: bytes, work: Callable[[], Awaitable[Response]]
-    ) -> Response:
+    async def _work_and_keep(self, key: str, work: Callable[[], Awaitable[Response]]) -> Response:
+        kept = False
         try:
             response = await work()
             if response.status_code < 500:
-                kept = (response.status_code, bytes(response.body), response.media_type)
-                self._kept[key] = (request_print, monotonic(), kept)
-                self._forget_overflow()
+                self.table.keep(
+                    key, (response.status_code, bytes(response.body), response.media_type)
+                )
+                kept = True
             return response
         finally:
-            del self._working[key]
+            if not kept:
+                self.table.drop(key)
 
-    def _forget_expired(self) -> None:
+
+class MemoryAnswers:
+    """The table of a server of one process. Used only from the event loop's thread, so
+    it needs no lock; requests at work are apart from kept answers, so one that takes
+    long holds up no forgetting."""
+
+    def __init__(self, capacity: int = KEEP_ANSWERS, keep_seconds: float = KEEP_SECONDS) -> None:
+        self.capacity = capacity
+        self.keep_seconds = keep_seconds
+        self._working: dict[str, bytes] = {}
+        self._kept: OrderedDict[str, tuple[bytes, float, Kept]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def claim(self, key: str, request_print: bytes) -> Claim:
         deadline = monotonic() - self.keep_seconds
         while self._kept and next(iter(self._kept.values()))[1] <= deadline:
             self._kept.popitem(last=False)
+        earlier = self._kept.get(key)
+        earlier_print = earlier[0] if earlier is not None else self._working.get(key)
+        if earlier_print is None:
+            self._working[key] = request_print
+            return "mine"
+        if earlier_print != request_print:
+            return "another request"
+        return earlier[2] if earlier is not None else "at work"
 
-    def _forget_overflow(self) -> None:
+    def keep(self, key: str, answer: Kept) -> None:
+        self._kept[key] = (self._working.pop(key), monotonic(), answer)
         while len(self._kept) > self.capacity:
             self._kept.popitem(last=False)
 
+    def drop(self, key: str) -> None:
+        del self._working[key]
 
-def _check_same_request(key: str, earlier_print: bytes, request_print: bytes) -> None:
-    if earlier_print != request_print:
-        raise InvalidParameterValue(
-            f"The {IDEMPOTENCY_HEADER} {key!r} was already used for a different request."
+
+class SharedAnswers:
+    """The table of a server of several processes: a SQLite file they all open.
+
+    A claim is one immediate transaction, so two workers cannot both take a key. A key at
+    work in a process that has since died (a worker restarted) is taken over. Nothing is
+    synced to disk: the answers need not outlive the server."""
+
+    def __init__(
+        self, path: Path, capacity: int = KEEP_ANSWERS, keep_seconds: float = KEEP_SECONDS
+    ) -> None:
+        self.capacity = capacity
+        self.keep_seconds = keep_seconds
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, print BLOB NOT NULL,"
+            " owner INTEGER NOT NULL, status INTEGER, body BLOB, media TEXT, at REAL NOT NULL)"
+        )
+        self._keeps = 0
+        self.forget_every = 100  # answers kept; forgetting costs a scan of the table
+
+    def __len__(self) -> int:
+        (count,) = self._db.execute(
+            "SELECT count(*) FROM answers WHERE status IS NOT NULL"
+        ).fetchone()
+        return int(count)
+
+    def claim(self, key: str, request_print: bytes) -> Claim:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute(
+                "SELECT print, owner, status, body, media, at FROM answers WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None:
+                earlier_print, owner, status, body, media_type, at = row
+                stale = (
+                    at <= time() - self.keep_seconds if status is not None else not _alive(owner)
+                )
+                if not stale:
+                    if earlier_print != request_print:
+                        return "another request"
+                    return "at work" if status is None else (status, body, media_type)
+            db.execute(
+                "INSERT OR REPLACE INTO answers (key, print, owner, at) VALUES (?, ?, ?, ?)",
+                (key, request_print, os.getpid(), time()),
+            )
+            return "mine"
+        finally:
+            db.execute("COMMIT")
+
+    def keep(self, key: str, answer: Kept) -> None:
+        status, body, media_type = answer
+        self._db.execute(
+            "UPDATE answers SET status = ?, body = ?, media = ?, at = ? WHERE key = ? AND owner = ?",
+            (status, body, media_type, time(), key, os.getpid()),
+        )
+        self._keeps += 1
+        if self._keeps % self.forget_every == 0:
+            self._forget()
+
+    def drop(self, key: str) -> None:
+        self._db.execute(
+            "DELETE FROM answers WHERE key = ? AND owner = ? AND status IS NULL",
+            (key, os.getpid()),
+        )
+
+    def _forget(self) -> None:
+        self._db.execute(
+            "DELETE FROM answers WHERE status IS NOT NULL AND (at <= ? OR key IN ("
+            " SELECT key FROM answers WHERE status IS NOT NULL ORDER BY at DESC"
+            " LIMIT -1 OFFSET ?))",
+            (time() - self.keep_seconds, self.capacity),
         )
 
 
-def _rebuilt(kept: Kept) -> Response:
-    status, body, media_type = kept
-    return Response(body, status_code=status, media_type=media_type)
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _with_key(response: Response, key: str) -> Response:
