@@ -228,7 +228,7 @@ class BatchingLogger:
                 raise MlflowException("The background logger is closed; log synchronously.")
             # The process is ending by a signal: what is queued is being written, and what
             # this call would add could not be. It waits for the end instead of returning.
-            while _ending():
+            while _ending_by is not None and _ending():  # the first test is the cheap one
                 # woken now and then: the signal that ends the process may reach another
                 # thread, and the handler runs only once the main thread is back in Python
                 self._not_full.wait(0.1)
