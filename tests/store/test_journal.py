@@ -159,25 +159,36 @@ def file_store_run(store_uri_factory: Callable[[str], str]) -> tuple[Any, str]:
     return store, store.create_run("0", "me", 0, [], None).info.run_id
 
 
-def test_a_crash_between_the_store_and_mark_done_does_not_duplicate(
-    tmp_path: Path, file_store_run: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("crash_after", [1, 2], ids=["first-batch", "second-batch"])
+def test_a_crash_after_the_store_applied_a_batch_does_not_duplicate(
+    tmp_path: Path,
+    file_store_run: tuple[Any, str],
+    monkeypatch: pytest.MonkeyPatch,
+    crash_after: int,
 ) -> None:
+    """The process dies once the store has applied a batch and before the journal
+    recorded it (its "done" goes out with the next batch's "sending")."""
     store, run_id = file_store_run
     journal = Journal(tmp_path / "j")
-    journal.append(batch(run_id, 0))
-    journal.append(batch(run_id, 3))
+    for first_step in (0, 3, 6):
+        journal.append(batch(run_id, first_step))
+    log_batch, applied = store.log_batch, []
 
-    def crash(seq: int) -> None:
-        raise SystemExit("killed after the store applied the batch")
+    def apply_then_crash(*args: Any) -> None:
+        log_batch(*args)
+        applied.append(args)
+        if len(applied) == crash_after:
+            raise SystemExit("killed after the store applied the batch")
 
-    monkeypatch.setattr(journal, "mark_done", crash)
+    monkeypatch.setattr(store, "log_batch", apply_then_crash)
     with pytest.raises(SystemExit):
         journal.replay(store)
+    monkeypatch.setattr(store, "log_batch", log_batch)
     # a new process: same files, nothing in memory
     restarted = Journal(tmp_path / "j")
-    assert restarted.replay(store) == 1  # the first was found applied, the second sent
+    assert restarted.replay(store) == 3 - crash_after  # the crashed one found applied
     history = store.get_metric_history(run_id, "loss")
-    assert [m.step for m in history] == list(range(6))
+    assert [m.step for m in history] == list(range(9))
     assert len(restarted) == 0
 
 

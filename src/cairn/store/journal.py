@@ -7,7 +7,8 @@ One journal per tracking URI lives in ``$XDG_CACHE_HOME/cairn/journal/<hash of U
   ``{"seq", "id", "run_id", "metrics": [[key, value, timestamp, step]], "params": [[k, v]],
   "tags": [[k, v]], "end": [status, end_time] or null, "uncertain"}``.
 - ``acks.jsonl``: what happened to them, appended and fsync'd: ``{"sending": seq}``
-  before a batch is handed to the store, ``{"done": seq}`` once the store confirmed it,
+  before a batch is handed to the store, ``{"done": seq}`` once the store confirmed it
+  (written with the next batch's ``sending``: one fsync a batch),
   ``{"refused": seq}`` when the replayer gave up on it (the store refused it for good).
 - ``uri``: the tracking URI (without credentials), so ``cairn sync`` knows the server.
 
@@ -19,7 +20,7 @@ What replay guarantees, and how, without adding anything to the run's data:
 1. Batches are replayed in the order they were appended, by one replayer at a time, and
    a batch confirmed ``done`` is never sent again (nor a batch id appended twice).
 2. A batch whose outcome is unknown (a ``sending`` ack without ``done``: the process died
-   between the store's answer and the ``done`` record; or one appended with
+   between the store's answer and the write of the ``done`` record; or one appended with
    ``uncertain=True`` because a request failed after it may have reached the server) is
    checked against the store first. ``log_batch`` is atomic (all of a batch or none of
    it), so its metric points are either all there or none: if every point (key, value,
@@ -187,10 +188,6 @@ class Journal:
         with self._locked():
             _append_lines(self.directory / _ACKS, [{"done": seq}])
 
-    def _mark_sending(self, seq: int) -> None:
-        with self._locked():
-            _append_lines(self.directory / _ACKS, [{"sending": seq}])
-
     # -- reading -----------------------------------------------------------------------
     def pending(self) -> Iterator[tuple[int, JournalBatch]]:
         """The batches not yet acknowledged, oldest first, as ``(seq, batch)``."""
@@ -245,32 +242,52 @@ class Journal:
         """
         sent = 0
         with self._locked(_REPLAY_LOCK):
-            for seq, batch, uncertain in self._pending_entries():
-                try:
-                    sent += self._send(store, seq, batch, uncertain)
-                except Exception as error:
-                    if give_up is None or not give_up(batch, error):
-                        raise
-                    with self._locked():
-                        _append_lines(self.directory / _ACKS, [{"refused": seq}])
-                if on_batch is not None:
-                    on_batch(1)
+            # A batch's "done" goes out with the next batch's "sending" (or at the end): one
+            # fsync'd write a batch, not two. A crash before it leaves the batch marked as
+            # being sent, so the next replay reads the store's history before it resends.
+            acks: list[dict[str, int]] = []
+            try:
+                for seq, batch, uncertain in self._pending_entries():
+                    try:
+                        sent += self._send(store, seq, batch, uncertain, acks)
+                    except Exception as error:
+                        if give_up is None or not give_up(batch, error):
+                            raise
+                        acks.append({"refused": seq})
+                    if on_batch is not None:
+                        on_batch(1)
+            finally:
+                self._write_acks(acks)
             self._compact_if_empty()
         return sent
 
-    def _send(self, store: TrackingStore, seq: int, batch: JournalBatch, uncertain: bool) -> int:
+    def _send(
+        self,
+        store: TrackingStore,
+        seq: int,
+        batch: JournalBatch,
+        uncertain: bool,
+        acks: list[dict[str, int]],
+    ) -> int:
         skip_data = uncertain and history_holds(store, batch.run_id, batch.metrics)
         if skip_data and batch.end is None:
-            self.mark_done(seq)
+            acks.append({"done": seq})
             return 0
-        self._mark_sending(seq)
+        acks.append({"sending": seq})
+        self._write_acks(acks)  # durable before the batch goes out
         if batch.has_data() and not skip_data:
             store.log_batch(batch.run_id, *batch.store_args())
         if batch.end is not None:
             status, end_time = batch.end
             store.update_run_info(batch.run_id, RunStatus.from_string(status), end_time, None)
-        self.mark_done(seq)
+        acks.append({"done": seq})
         return 1
+
+    def _write_acks(self, acks: list[dict[str, int]]) -> None:
+        if acks:
+            with self._locked():
+                _append_lines(self.directory / _ACKS, acks)
+            acks.clear()
 
     def _compact_if_empty(self) -> None:
         with self._locked():
