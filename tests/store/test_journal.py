@@ -57,12 +57,20 @@ class FlakyStore:
         return [m.step for _, metrics, _, _ in self.batches for m in metrics]
 
 
-def test_append_pending_and_mark_done_survive_a_new_process_view(tmp_path: Path) -> None:
+def test_appended_and_replayed_batches_survive_a_new_process_view(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j")
     first = journal.append(batch("r1", 0, params=(Param("lr", "0.1"),)))
     second = journal.append(batch("r1", 3, tags=(RunTag("phase", "train"),)))
     assert (first, second) == (1, 2)
-    journal.mark_done(1)
+
+    class TakesOnlyParams(FlakyStore):
+        def log_batch(self, run_id: str, metrics: Sequence[Metric] = (), *args: Any) -> None:
+            if args[1]:
+                raise ConnectionError("down again")
+            super().log_batch(run_id, metrics, *args)
+
+    with pytest.raises(ConnectionError):
+        journal.replay(TakesOnlyParams())  # type: ignore[arg-type]
     reopened = Journal(tmp_path / "j")
     [(seq, pending)] = list(reopened.pending())
     assert seq == 2

@@ -183,11 +183,6 @@ class Journal:
             self._seq_cache = ((stat.st_ino, stat.st_size), seq)
         return seq
 
-    def mark_done(self, seq: int) -> None:
-        """Record durably that the store applied batch ``seq``; it will not be sent again."""
-        with self._locked():
-            _append_lines(self.directory / _ACKS, [{"done": seq}])
-
     # -- reading -----------------------------------------------------------------------
     def pending(self) -> Iterator[tuple[int, JournalBatch]]:
         """The batches not yet acknowledged, oldest first, as ``(seq, batch)``."""
