@@ -314,3 +314,30 @@ def test_kill_9_mid_append_leaves_a_readable_journal(tmp_path: Path) -> None:
     next_seq = pending[-1][0] + 1
     assert journal.append(batch("run", 0)) == next_seq
     assert [seq for seq, _ in Journal(directory).pending()][-1] == next_seq
+
+
+def test_a_compaction_cut_short_does_not_swallow_later_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed between deleting the batches and the acks: the acks left behind must not
+    answer for the batches appended next."""
+    journal = Journal(tmp_path / "j")
+    for first_step in (0, 3):
+        journal.append(batch("r1", first_step))
+    unlink = Path.unlink
+
+    def die_after_the_batches(path: Path, missing_ok: bool = False) -> None:
+        unlink(path, missing_ok)
+        if path.name == "batches.jsonl":
+            raise SystemExit("killed mid-compaction")
+
+    monkeypatch.setattr(Path, "unlink", die_after_the_batches)
+    store = FlakyStore()
+    with pytest.raises(SystemExit):
+        journal.replay(store)  # type: ignore[arg-type]
+    monkeypatch.setattr(Path, "unlink", unlink)
+    restarted = Journal(tmp_path / "j")
+    restarted.append(batch("r1", 6))
+    assert len(restarted) == 1
+    assert restarted.replay(store) == 1  # type: ignore[arg-type]
+    assert store.steps() == list(range(9))

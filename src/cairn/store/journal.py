@@ -300,7 +300,10 @@ class Journal:
         try:
             stat = path.stat()
         except FileNotFoundError:
-            return 0
+            # Compacted, or a compaction that died between its two deletions left acks
+            # behind: numbering goes on after them, so none of them answers a new batch.
+            acks = _read_lines(self.directory / _ACKS)
+            return max((seq for ack in acks for seq in ack.values()), default=0)
         key = (stat.st_ino, stat.st_size)
         if self._seq_cache is not None and self._seq_cache[0] == key:
             return self._seq_cache[1]
