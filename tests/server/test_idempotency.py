@@ -20,6 +20,8 @@ import pytest
 import requests
 from starlette.responses import Response, StreamingResponse
 
+from cairn.exceptions import TemporarilyUnavailable
+from cairn.server import idempotency
 from cairn.server.idempotency import AnswerKeeper, MemoryAnswers, SharedAnswers, fingerprint
 from server.live import LiveServer, free_port, start_server, stop_server
 
@@ -311,3 +313,37 @@ def test_repeats_reaching_different_workers_are_done_once(
     assert {answer.status_code for answer in answers} == {200}
     assert len({answer.content for answer in answers}) == 1
     assert run_ids(server, experiment_id) == [answers[0].json()["run"]["info"]["run_id"]]
+
+
+def test_a_repeat_waits_a_bounded_time_then_is_told_to_come_back(
+    make_table: MakeTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(idempotency, "WAIT_SECONDS", 0.05)
+
+    async def scenario() -> None:
+        keeper, stuck = AnswerKeeper(make_table()), Work()
+        stuck.release.clear()
+        first = asyncio.create_task(keeper.answer("k", PRINT, stuck))
+        await asyncio.sleep(0.01)
+        with pytest.raises(TemporarilyUnavailable):  # 503: the client retries later
+            await keeper.answer("k", PRINT, Work())
+        stuck.release.set()
+        assert (await first).body == b"answer 1"
+
+    asyncio.run(scenario())
+
+
+def test_a_key_at_work_too_long_in_a_live_process_is_taken_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker hangs, or its pid now belongs to another process."""
+    one, two = SharedAnswers(tmp_path / "a.sqlite"), SharedAnswers(tmp_path / "a.sqlite")
+    assert one.claim("k", PRINT) == "mine"
+    assert two.claim("k", PRINT) == "at work"
+    monkeypatch.setattr(idempotency, "STALE_WORK_SECONDS", 0.0)
+    assert two.claim("k", PRINT) == "mine"
+
+
+def test_a_shared_file_whose_directory_went_away_is_made_again(tmp_path: Path) -> None:
+    table = SharedAnswers(tmp_path / "cleaned-away" / "answers.sqlite")
+    assert table.claim("k", PRINT) == "mine"
