@@ -22,12 +22,14 @@ What replay guarantees, and how, without adding anything to the run's data:
 2. A batch whose outcome is unknown (a ``sending`` ack without ``done``: the process died
    between the store's answer and the write of the ``done`` record; or one appended with
    ``uncertain=True`` because a request failed after it may have reached the server) is
-   checked against the store first. ``log_batch`` is atomic (all of a batch or none of
-   it), so its metric points are either all there or none: if every point (key, value,
-   timestamp, step) is already in the metric history the batch is skipped, else it is
-   sent. A batch without metrics is simply sent again: a param may be logged again with
-   the same value, and a tag, or a run's end status, set again to the same value, and
-   the batches after it are replayed after it, so the final values are the last logged.
+   checked against the store first: only its metric points (key, value, timestamp,
+   step) not yet in the metric histories are sent. A SQL store applies a batch whole or
+   not at all; an ``mlruns`` store writes it a file at a time, so a server that died in
+   the middle of one kept some keys' points and not others'. The batch's params and tags
+   are sent again with them (a batch of points alone that all arrived is skipped): a param
+   may be logged again with the same value, and a tag, or a run's end status, set again
+   to the same value, and the batches after it are replayed after it, so the final
+   values are the last logged.
 3. So every metric point arrives exactly once. The one blind spot: a point logged twice
    with the same key, value, timestamp and step, whose second copy's fate is unknown, is
    taken as already there (SQL stores keep identical points once anyway).
@@ -56,7 +58,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: one writer per journal is the user's job
     fcntl = None  # type: ignore[assignment]
 
-from cairn.store.tracking import history_holds
+from cairn.store.tracking import missing_points
 
 if TYPE_CHECKING:
     from cairn.store.tracking import TrackingStore
@@ -264,14 +266,19 @@ class Journal:
         uncertain: bool,
         acks: list[dict[str, int]],
     ) -> int:
-        skip_data = uncertain and history_holds(store, batch.run_id, batch.metrics)
-        if skip_data and batch.end is None:
-            acks.append({"done": seq})
-            return 0
+        metrics, params, tags = batch.store_args()
+        if uncertain:
+            # Only the points still missing: a file-store server that died in the middle
+            # of the batch kept some keys' points and not others'. Its params and tags go
+            # again (the same values change nothing, and they may be the part not kept).
+            metrics = missing_points(store, batch.run_id, metrics)
+            if not (metrics or params or tags or batch.end):
+                acks.append({"done": seq})
+                return 0
         acks.append({"sending": seq})
         self._write_acks(acks)  # durable before the batch goes out
-        if batch.has_data() and not skip_data:
-            store.log_batch(batch.run_id, *batch.store_args())
+        if metrics or params or tags:
+            store.log_batch(batch.run_id, metrics, params, tags)
         if batch.end is not None:
             status, end_time = batch.end
             store.update_run_info(batch.run_id, RunStatus.from_string(status), end_time, None)

@@ -152,15 +152,19 @@ def history_holds(store: TrackingStore, run_id: str, metrics: Sequence[Metric]) 
     """Whether every point of ``metrics`` is already in the run's metric histories.
 
     How a writer whose ``log_batch`` may or may not have been applied (its answer was
-    lost) tells which: a batch is applied whole or not at all, so its points are either
-    all there or none. The blind spot: a point logged before with the same key, value,
-    timestamp and step counts as there.
+    lost) tells which: a SQL store applies a batch whole or not at all. The blind spot: a
+    point logged before with the same key, value, timestamp and step counts as there.
     """
-    if not metrics:
-        return False
-    wanted: Counter[tuple[str, str, int, int]] = Counter(map(_point, metrics))
-    for key in {metric.key for metric in metrics}:
-        stored: Counter[tuple[str, str, int, int]] = Counter()
+    return bool(metrics) and not missing_points(store, run_id, metrics)
+
+
+def missing_points(store: TrackingStore, run_id: str, metrics: Sequence[Metric]) -> list[Metric]:
+    """The points of ``metrics`` not yet in the run's metric histories, in their order.
+
+    An ``mlruns`` store writes a batch one file at a time, so a server that died in the
+    middle of one may have kept some of its keys' points and not the others'."""
+    stored: Counter[tuple[str, str, int, int]] = Counter()
+    for key in dict.fromkeys(metric.key for metric in metrics):
         token: str | None = None
         while True:
             page = store.get_metric_history(run_id, key, None, token)
@@ -168,9 +172,14 @@ def history_holds(store: TrackingStore, run_id: str, metrics: Sequence[Metric]) 
             token = page.token
             if not token:
                 break
-        if any(stored[point] < n for point, n in wanted.items() if point[0] == key):
-            return False
-    return True
+    missing = []
+    for metric in metrics:
+        point = _point(metric)
+        if stored[point]:
+            stored[point] -= 1
+        else:
+            missing.append(metric)
+    return missing
 
 
 def _point(metric: Metric) -> tuple[str, str, int, int]:
