@@ -6,18 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.live import LiveServer, free_port, start_server, stop_server
+from server.live import LiveServer, running_server
 
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server over SQLite, proxying artifacts into ``<root>/mlartifacts``."""
     root = tmp_path_factory.mktemp("live-server")
-    server = start_server(
-        root, f"sqlite:///{root / 'cairn.db'}", None, None, True, False, "127.0.0.1", free_port(), 1
-    )
-    yield server
-    stop_server(server.process)
+    with running_server(root) as server:
+        yield server
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,20 @@ def start_server(root: Path, *serve_args: object) -> LiveServer:
     process = start_process(root, [sys.executable, "-c", code, repr(tuple(serve_args))], port)
     destination = serve_args[2] or root / "mlartifacts"
     return LiveServer(f"http://127.0.0.1:{port}", root, Path(str(destination)), process)
+
+
+@contextlib.contextmanager
+def running_server(
+    root: Path, backend_uri: str | None = None, workers: int = 1
+) -> Iterator[LiveServer]:
+    """A server over ``backend_uri`` (default: SQLite in ``root``) proxying artifacts into
+    ``<root>/mlartifacts``, on a free loopback port; stopped on leaving."""
+    uri = backend_uri or f"sqlite:///{root / 'cairn.db'}"
+    server = start_server(root, uri, None, None, True, False, "127.0.0.1", free_port(), workers)
+    try:
+        yield server
+    finally:
+        stop_server(server.process)
 
 
 def start_cli_server(root: Path, port: int, *options: str) -> LiveServer:

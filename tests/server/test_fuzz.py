@@ -25,7 +25,7 @@ from schemathesis.checks import (
     response_schema_conformance,
 )
 
-from server.live import LiveServer, free_port, start_server, stop_server
+from server.live import LiveServer, running_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -37,11 +37,8 @@ EXAMPLES = int(os.environ.get("CAIRN_TEST_FUZZ_EXAMPLES", "50"))
 def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of its own: fuzzed deletes may remove anything under its destination."""
     root = tmp_path_factory.mktemp("fuzzed-server")
-    server = start_server(
-        root, f"sqlite:///{root / 'cairn.db'}", None, None, True, False, "127.0.0.1", free_port(), 1
-    )
-    yield server
-    stop_server(server.process)
+    with running_server(root) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from starlette.responses import Response, StreamingResponse
 from cairn.exceptions import TemporarilyUnavailable
 from cairn.server import idempotency
 from cairn.server.idempotency import AnswerKeeper, MemoryAnswers, SharedAnswers, fingerprint
-from server.live import LiveServer, free_port, start_server, stop_server
+from server.live import LiveServer, running_server
 
 pytestmark = pytest.mark.server
 
@@ -116,7 +116,7 @@ def test_an_overlong_or_empty_key_is_refused(
     assert run_ids(live_server, experiment_id) == []
 
 
-def test_the_same_key_and_body_on_another_endpoint_is_refused() -> None:
+def test_the_fingerprint_tells_apart_endpoints_whose_names_share_a_prefix() -> None:
     body = b'{"experiment_id": "1", "key": "k"}'
     assert fingerprint("delete_experiment", body) != fingerprint("delete_experiment_tag", body)
 
@@ -293,11 +293,8 @@ def test_a_key_left_at_work_by_a_worker_that_died_is_taken_over(tmp_path: Path) 
 @pytest.fixture(scope="module")
 def two_worker_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("two-workers")
-    server = start_server(
-        root, f"sqlite:///{root / 'cairn.db'}", None, None, True, False, "127.0.0.1", free_port(), 2
-    )
-    yield server
-    stop_server(server.process)
+    with running_server(root, workers=2) as server:
+        yield server
 
 
 def test_repeats_reaching_different_workers_are_done_once(

@@ -15,7 +15,11 @@ from pathlib import Path
 import pytest
 
 from cairn.artifacts.http import HttpArtifactRepository
-from server.live import LiveServer, free_port, peak_rss_bytes, start_server, stop_server
+from server.live import (
+    LiveServer,
+    peak_rss_bytes,
+    running_server,
+)
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -29,11 +33,8 @@ MAX_SERVER_GROWTH = 64 * MIB
 def proxy_server(tmp_path: Path) -> Iterator[LiveServer]:
     root = tmp_path / "server"
     root.mkdir()
-    server = start_server(
-        root, f"sqlite:///{root / 'c.db'}", None, None, True, False, "127.0.0.1", free_port(), 1
-    )
-    yield server
-    stop_server(server.process)
+    with running_server(root) as server:
+        yield server
 
 
 def _write_big_file(path: Path, size_mib: int) -> str:

@@ -23,7 +23,7 @@ from cairn.entities import Metric, Param
 from cairn.exceptions import ErrorCode, MlflowException
 from cairn.store.rest import RestStore
 from cairn.tracking.offline import is_unreachable
-from server.live import LiveServer, free_port, start_server, stop_server
+from server.live import LiveServer, free_port, running_server
 
 pytestmark = [pytest.mark.server]
 
@@ -107,11 +107,8 @@ class Dropper:
 @pytest.fixture(scope="module")
 def file_store_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("retried-writes")
-    server = start_server(
-        root, str(root / "mlruns"), None, None, True, False, "127.0.0.1", free_port(), 1
-    )
-    yield server
-    stop_server(server.process)
+    with running_server(root, str(root / "mlruns")) as server:
+        yield server
 
 
 @pytest.fixture

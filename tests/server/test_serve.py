@@ -9,24 +9,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from server.live import free_port, start_server, stop_server
+from server.live import free_port, running_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
 def test_several_workers_share_one_store(tmp_path: Path) -> None:
-    server = start_server(
-        tmp_path,
-        f"sqlite:///{tmp_path / 'c.db'}",
-        None,
-        None,
-        True,
-        False,
-        "127.0.0.1",
-        free_port(),
-        2,
-    )
-    try:
+    with running_server(tmp_path, workers=2) as server:
         api = server.url + "/api/2.0/mlflow"
         ids = [
             requests.post(f"{api}/experiments/create", json={"name": f"w{i}"}, timeout=30).json()[
@@ -42,8 +31,6 @@ def test_several_workers_share_one_store(tmp_path: Path) -> None:
         }
         assert names == {f"w{i}" for i in range(6)}
         assert "listening at http://127.0.0.1" in (tmp_path / "server.log").read_text()
-    finally:
-        stop_server(server.process)
 
 
 def test_a_bad_store_uri_fails_before_serving(tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ answer, which shows that this server keeps answers.
 Answers are kept for an hour, at most the last 10,000 of them: in the process's memory
 (``MemoryAnswers``) when the server runs one process, in a SQLite file its worker
 processes share (``SharedAnswers``, cleaned up every 100 answers) when it runs several
-(``--workers``), since a retry on a new connection may reach any of them. A repeat after a restart is done again; the
-client's own checks (the run's history before a log-batch is resent) still cover that.
+(``--workers``), since a retry on a new connection may reach any of them. A repeat
+after a restart is done again; the client's own checks (the run's history before a
+log-batch is resent) still cover that.
 Failures of the server (5xx) are not kept, so a repeat tries the work again. Clients that
 send no key (MLflow's, the web UI) are served as before.
 """
@@ -181,7 +182,7 @@ class SharedAnswers:
         # 10,000 answers, with the event loop and the other workers' claims waiting
         self._db.execute("CREATE INDEX IF NOT EXISTS answers_by_age ON answers (at)")
         self._keeps = 0
-        self.forget_every = 100  # answers kept; forgetting costs a scan of the table
+        self.forget_every = 100  # answers this worker keeps between clean-ups
 
     def __len__(self) -> int:
         (count,) = self._db.execute(
@@ -245,7 +246,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # alive, another user's
     return True
 
 

@@ -107,10 +107,12 @@ def _validated(model: type[Message], data: dict[str, Any]) -> Any:
 
 
 def _route(endpoint: Endpoint, handler: Handler) -> RouteFunction:
+    keyed = endpoint.changes_state  # reads never look for a key
+
     async def route(request: Request) -> Response:
         context: ServerContext = request.app.state.context
-        key = request.headers.get(IDEMPOTENCY_HEADER)
-        if key is None or not endpoint.changes_state:
+        key = request.headers.get(IDEMPOTENCY_HEADER) if keyed else None
+        if key is None:
             message = await parse_message(request, endpoint.request)
             return json_response(await run_in_threadpool(handler, context, message))
         body = await read_body(request)

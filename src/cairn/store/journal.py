@@ -93,9 +93,6 @@ class JournalBatch:
         """The metrics, params and tags to hand to ``log_batch``."""
         return list(self.metrics), list(self.params), list(self.tags)
 
-    def has_data(self) -> bool:
-        return bool(self.metrics or self.params or self.tags)
-
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.batch_id,

@@ -477,7 +477,7 @@ class RestStore:
         }
 
         def applied() -> m.Empty | None:
-            return m.Empty() if metrics and history_holds(self, run_id, metrics) else None
+            return m.Empty() if history_holds(self, run_id, metrics) else None
 
         self._call_once("log_batch", m.Empty, fields, applied)
 

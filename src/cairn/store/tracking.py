@@ -155,7 +155,12 @@ def history_holds(store: TrackingStore, run_id: str, metrics: Sequence[Metric]) 
     lost) tells which: a SQL store applies a batch whole or not at all. The blind spot: a
     point logged before with the same key, value, timestamp and step counts as there.
     """
-    return bool(metrics) and not missing_points(store, run_id, metrics)
+    wanted: Counter[tuple[str, str, int, int]] = Counter(map(_point, metrics))
+    for key in dict.fromkeys(metric.key for metric in metrics):
+        stored = _stored_points(store, run_id, key)
+        if any(stored[point] < n for point, n in wanted.items() if point[0] == key):
+            return False  # a batch that never arrived shows at its first key
+    return bool(metrics)
 
 
 def missing_points(store: TrackingStore, run_id: str, metrics: Sequence[Metric]) -> list[Metric]:
@@ -165,13 +170,7 @@ def missing_points(store: TrackingStore, run_id: str, metrics: Sequence[Metric])
     middle of one may have kept some of its keys' points and not the others'."""
     stored: Counter[tuple[str, str, int, int]] = Counter()
     for key in dict.fromkeys(metric.key for metric in metrics):
-        token: str | None = None
-        while True:
-            page = store.get_metric_history(run_id, key, None, token)
-            stored.update(map(_point, page))
-            token = page.token
-            if not token:
-                break
+        stored.update(_stored_points(store, run_id, key))
     missing = []
     for metric in metrics:
         point = _point(metric)
@@ -180,6 +179,19 @@ def missing_points(store: TrackingStore, run_id: str, metrics: Sequence[Metric])
         else:
             missing.append(metric)
     return missing
+
+
+def _stored_points(
+    store: TrackingStore, run_id: str, key: str
+) -> Counter[tuple[str, str, int, int]]:
+    stored: Counter[tuple[str, str, int, int]] = Counter()
+    token: str | None = None
+    while True:
+        page = store.get_metric_history(run_id, key, None, token)
+        stored.update(map(_point, page))
+        token = page.token
+        if not token:
+            return stored
 
 
 def _point(metric: Metric) -> tuple[str, str, int, int]:

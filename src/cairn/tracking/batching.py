@@ -596,8 +596,7 @@ def _flush_then_die(signum: int, frame: object) -> None:
     if _ending_by is not None:
         # the queues are written (the writing thread sends the signal again), or a
         # second signal came from outside: end now, as the default action would
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
+        _die_by(signum)
         return
     _ending_by = signum
     try:
@@ -632,12 +631,17 @@ def _exit() -> None:
     Cairn's are cut short then (logging's is run first), as the signal's default action
     would have skipped them all."""
     _flush_at_exit()
-    if _ending_by is not None and _ending():
+    signum = _ending_by
+    if signum is not None and _ending():
         logging = sys.modules.get("logging")
         if logging is not None:
             logging.shutdown()  # buffered records reach their files
-        signal.signal(_ending_by, signal.SIG_DFL)
-        os.kill(os.getpid(), _ending_by)
+        _die_by(signum)
+
+
+def _die_by(signum: int) -> None:
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 if hasattr(os, "register_at_fork"):
