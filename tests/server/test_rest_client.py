@@ -202,6 +202,20 @@ def test_requests_carry_the_wire_messages(stub: tuple[Script, str]) -> None:
     )
 
 
+def test_a_whole_history_is_fetched_page_by_page(stub: tuple[Script, str]) -> None:
+    script, url = stub
+    point = {"key": "loss", "value": 0.5, "timestamp": 7}
+    script.reply(200, {"metrics": [{**point, "step": 1}], "next_page_token": "p2"})
+    script.reply(200, {"metrics": [{**point, "step": 2}]})
+    history = RestStore(url).get_metric_history("r", "loss")
+    assert [m.step for m in history] == [1, 2]
+    assert history.token is None
+    assert [seen["path"].split("?")[1] for seen in script.seen] == [
+        "run_id=r&metric_key=loss&max_results=25000",
+        "run_id=r&metric_key=loss&page_token=p2&max_results=25000",
+    ]
+
+
 def test_bad_values_are_refused_before_sending(stub: tuple[Script, str]) -> None:
     script, url = stub
     script.reply(200, {})

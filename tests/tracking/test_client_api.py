@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import pytest
 
-from cairn import validation
 from cairn.entities import LifecycleStage, Metric, Param, RunTag, ViewType
 from cairn.exceptions import ErrorCode, MlflowException
 from cairn.tracking import MlflowClient
@@ -230,26 +229,24 @@ def test_nan_and_inf_metrics_round_trip(client: MlflowClient) -> None:
     assert values["i"] == float("inf")
 
 
-def test_metric_history_pages_through_the_store(
+def test_metric_history_is_read_from_a_local_store_in_one_call(
     client: MlflowClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # paged by MLflow's 25,000, a 100,000-point file was read and parsed four times
     run_id = client.create_run("0").info.run_id
-    client.log_batch(run_id, [Metric("h", float(i), 10 + i, i) for i in range(7)])
-    calls: list[str | None] = []
+    client.log_batch(run_id, [Metric("h", float(i), 10 + i, 6 - i) for i in range(7)])
+    calls: list[tuple[object, ...]] = []
     store = client._store
     original = store.get_metric_history
 
     def spy(*args: object, **kwargs: object) -> object:
-        page = original(*args, **kwargs)  # type: ignore[arg-type]
-        calls.append(page.token)
-        return page
+        calls.append(args + tuple(kwargs.values()))
+        return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(validation, "GET_METRIC_HISTORY_MAX_RESULTS", 3)
     monkeypatch.setattr(store, "get_metric_history", spy)
     history = client.get_metric_history(run_id, "h")
-    assert [m.step for m in history] == list(range(7))
-    assert len(calls) >= 1
-    assert calls[-1] is None
+    assert [(m.step, m.value) for m in history] == [(6 - i, float(i)) for i in reversed(range(7))]
+    assert calls == [(run_id, "h")]
 
 
 def test_parent_run(client: MlflowClient) -> None:

@@ -51,7 +51,11 @@ from cairn.exceptions import (
     ResourceDoesNotExist,
 )
 from cairn.store.tracking import history_holds
-from cairn.validation import SEARCH_MAX_RESULTS_DEFAULT, check_metric
+from cairn.validation import (
+    GET_METRIC_HISTORY_MAX_RESULTS,
+    SEARCH_MAX_RESULTS_DEFAULT,
+    check_metric,
+)
 from cairn.wire import convert
 from cairn.wire import messages as m
 from cairn.wire.endpoints import ENDPOINTS, IDEMPOTENCY_HEADER, Endpoint
@@ -495,16 +499,23 @@ class RestStore:
         max_results: int | None = None,
         page_token: str | None = None,
     ) -> PagedList[Metric]:
-        reply = self._call(
-            "get_metric_history",
-            m.GetMetricHistoryResponse,
-            run_id=run_id,
-            metric_key=metric_key,
-            max_results=max_results,
-            page_token=page_token,
-        )
-        metrics = [convert.metric_from_wire(x) for x in reply.metrics]
-        return PagedList(metrics, reply.next_page_token or None)
+        """One page; with neither ``max_results`` nor ``page_token``, the whole history,
+        fetched in pages of MLflow's largest so that no answer grows without bound."""
+        whole = max_results is None and page_token is None
+        points: list[Metric] = []
+        while True:
+            reply = self._call(
+                "get_metric_history",
+                m.GetMetricHistoryResponse,
+                run_id=run_id,
+                metric_key=metric_key,
+                max_results=GET_METRIC_HISTORY_MAX_RESULTS if whole else max_results,
+                page_token=page_token,
+            )
+            points.extend(map(convert.metric_from_wire, reply.metrics))
+            page_token = reply.next_page_token or None
+            if not (whole and page_token):
+                return PagedList(points, page_token)
 
     def search_runs(
         self,

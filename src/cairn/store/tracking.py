@@ -184,14 +184,7 @@ def missing_points(store: TrackingStore, run_id: str, metrics: Sequence[Metric])
 def _stored_points(
     store: TrackingStore, run_id: str, key: str
 ) -> Counter[tuple[str, str, int, int]]:
-    stored: Counter[tuple[str, str, int, int]] = Counter()
-    token: str | None = None
-    while True:
-        page = store.get_metric_history(run_id, key, None, token)
-        stored.update(map(_point, page))
-        token = page.token
-        if not token:
-            return stored
+    return Counter(map(_point, store.get_metric_history(run_id, key)))
 
 
 def _point(metric: Metric) -> tuple[str, str, int, int]:
