@@ -10,8 +10,10 @@ neither lose the write nor apply it twice.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +25,7 @@ from cairn.entities import Metric, Param
 from cairn.exceptions import ErrorCode, MlflowException
 from cairn.store.rest import RestStore
 from cairn.tracking.offline import is_unreachable
+from cairn.wire.endpoints import IDEMPOTENCY_HEADER, RESENT_HEADER
 from server.live import LiveServer, free_port, running_server
 
 pytestmark = [pytest.mark.server]
@@ -34,13 +37,16 @@ class Dropper:
     """A proxy to ``upstream`` that fails the next ``drops`` requests to ``path``: it hangs
     up after passing the request on (``lose="answer"``: the server applied it) or before
     (``lose="request"``: it never reached the server), or answers 504 at once and passes
-    the request on a second later (``lose="late"``)."""
+    the request on a second later (``lose="late"``). ``lose="part"`` stands for a server
+    that died in the middle of a log-batch and was restarted: it passes on the first half
+    of the batch's metrics, without the key (the new process never saw it), and hangs up."""
 
     def __init__(self, upstream: str) -> None:
         self.path = LOG_BATCH
         self.drops = 0
         self.lose = "answer"
         self.arrived = 0  # how many requests to ``path`` reached the server
+        self.headers_seen: list[dict[str, str]] = []
         self.late: list[threading.Thread] = []
         dropper = self
 
@@ -62,9 +68,15 @@ class Dropper:
                     dropper.drops -= 1
                 headers = {
                     name: self.headers[name]
-                    for name in ("Content-Type", "Idempotency-Key")
+                    for name in ("Content-Type", IDEMPOTENCY_HEADER, RESENT_HEADER)
                     if name in self.headers
                 }
+                dropper.headers_seen.append(dict(headers))
+                if dropping and dropper.lose == "part" and body:
+                    batch = json.loads(body)
+                    batch["metrics"] = batch["metrics"][: len(batch["metrics"]) // 2]
+                    body = json.dumps(batch).encode()
+                    headers.pop(IDEMPOTENCY_HEADER, None)
                 request = (self.command, self.path, body, headers)
                 if dropping and dropper.lose == "late":
                     late = threading.Timer(1.0, forward, request)
@@ -226,3 +238,47 @@ def test_a_run_whose_answer_was_lost_is_created_once(
     assert dropper.arrived == 2  # sent again, answered from what the server kept
     named = direct.search_runs([experiment_id], "attributes.run_name = 'lost-answer'")
     assert [found.info.run_id for found in named] == [run.info.run_id]
+
+
+def test_a_batch_the_server_kept_in_part_is_completed_once(
+    proxied: tuple[Dropper, RestStore, RestStore, str],
+) -> None:
+    """An mlruns store writes a batch a file at a time; the history shows the batch
+    incomplete, and the batch sent again, marked as resent, adds only what is missing."""
+    dropper, store, direct, run_id = proxied
+    dropper.drops, dropper.lose = 1, "part"
+    store.log_batch(run_id, points("part", 10) + points("rest", 10), [Param("opt", "adam")])
+    assert steps(direct, run_id, "part") == list(range(10))
+    assert steps(direct, run_id, "rest") == list(range(10))
+    assert direct.get_run(run_id).data.params == {"opt": "adam"}
+    first, again = (h for h in dropper.headers_seen if IDEMPOTENCY_HEADER in h)
+    assert RESENT_HEADER not in first
+    assert again[RESENT_HEADER] == "1"
+    assert again[IDEMPOTENCY_HEADER] == first[IDEMPOTENCY_HEADER]
+
+
+def test_the_resent_mark_is_heeded_only_under_a_key(
+    file_store_server: LiveServer, proxied: tuple[Dropper, RestStore, RestStore, str]
+) -> None:
+    """Without a key the server cannot know that no earlier attempt is still at work, so
+    a batch marked as resent is then written whole."""
+    _, _, direct, run_id = proxied
+
+    def log(batch: list[Metric], headers: dict[str, str]) -> None:
+        metrics = [
+            {"key": x.key, "value": x.value, "timestamp": x.timestamp, "step": x.step}
+            for x in batch
+        ]
+        answer = requests.post(
+            file_store_server.url + LOG_BATCH,
+            json={"run_id": run_id, "metrics": metrics},
+            headers=headers,
+            timeout=30,
+        )
+        assert answer.status_code == 200
+
+    log(points("m", 1), {})  # what a first attempt that died half-way had written
+    log(points("m", 2), {RESENT_HEADER: "1", IDEMPOTENCY_HEADER: uuid.uuid4().hex})
+    assert steps(direct, run_id, "m") == [0, 1]
+    log(points("m", 2), {RESENT_HEADER: "1"})
+    assert steps(direct, run_id, "m") == [0, 0, 1, 1]

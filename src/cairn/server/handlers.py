@@ -14,6 +14,7 @@ from cairn.entities import ExperimentTag, Metric, Param, RunStatus, RunTag, View
 from cairn.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from cairn.server import sampling
 from cairn.server.context import ServerContext
+from cairn.store.tracking import missing_points
 from cairn.validation import SEARCH_MAX_RESULTS_DEFAULT
 from cairn.wire import convert
 from cairn.wire import messages as m
@@ -142,6 +143,23 @@ def log_batch(ctx: ServerContext, req: m.LogBatch) -> m.Empty:
     metrics, params, tags = convert.batch_from_wire(req)
     ctx.tracking_store().log_batch(req.run_id, metrics, params, tags)
     return m.Empty()
+
+
+def log_batch_resent(ctx: ServerContext, req: m.LogBatch) -> m.Empty:
+    """A log-batch sent again under a key this server has no answer for: its first attempt
+    failed or died with an earlier server process, and an mlruns store, which writes a
+    batch a file at a time, may have kept part of it. Only the points not yet in the
+    histories are written; params and tags are written again (the same value changes
+    nothing)."""
+    metrics, params, tags = convert.batch_from_wire(req)
+    store = ctx.tracking_store()
+    store.log_batch(req.run_id, missing_points(store, req.run_id, metrics), params, tags)
+    return m.Empty()
+
+
+# The handlers of writes that differ when the request is marked as resent
+# (``RESENT_HEADER``); ``routes`` heeds the mark only with an ``Idempotency-Key``.
+RESENT_HANDLERS = {"log_batch": log_batch_resent}
 
 
 def log_inputs(ctx: ServerContext, req: m.LogInputs) -> m.Empty:

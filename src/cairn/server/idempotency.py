@@ -13,7 +13,8 @@ Answers are kept for an hour, at most the last 10,000 of them: in the process's 
 processes share (``SharedAnswers``, cleaned up every 100 answers) when it runs several
 (``--workers``), since a retry on a new connection may reach any of them. A repeat
 after a restart is done again; the client's own checks (the run's history before a
-log-batch is resent) still cover that.
+log-batch is resent) still cover that, and a log-batch sent again is marked so that only
+its missing points are written (``handlers.log_batch_resent``).
 Failures of the server (5xx) are not kept, so a repeat tries the work again. Clients that
 send no key (MLflow's, the web UI) are served as before.
 """

@@ -32,7 +32,7 @@ from cairn.exceptions import BadRequest, MlflowException
 from cairn.server import handlers, idempotency
 from cairn.server.context import ServerContext
 from cairn.server.errors import PayloadTooLarge, mlflow_error_response
-from cairn.wire.endpoints import ENDPOINTS, IDEMPOTENCY_HEADER, Endpoint
+from cairn.wire.endpoints import ENDPOINTS, IDEMPOTENCY_HEADER, RESENT_HEADER, Endpoint
 from cairn.wire.messages import Message, WireObject, invalid_message, parse_json
 
 # Tracking requests are small JSON documents; a log-batch at MLflow's own limits stays
@@ -108,6 +108,7 @@ def _validated(model: type[Message], data: dict[str, Any]) -> Any:
 
 def _route(endpoint: Endpoint, handler: Handler) -> RouteFunction:
     keyed = endpoint.changes_state  # reads never look for a key
+    resent_handler = handlers.RESENT_HANDLERS.get(endpoint.name)
 
     async def route(request: Request) -> Response:
         context: ServerContext = request.app.state.context
@@ -116,11 +117,13 @@ def _route(endpoint: Endpoint, handler: Handler) -> RouteFunction:
             message = await parse_message(request, endpoint.request)
             return json_response(await run_in_threadpool(handler, context, message))
         body = await read_body(request)
+        # with the key, the keeper makes sure no earlier attempt is still at work here
+        does = resent_handler if resent_handler and request.headers.get(RESENT_HEADER) else handler
 
         async def work() -> Response:
             try:
                 message = message_from_body(body, endpoint.request)
-                return json_response(await run_in_threadpool(handler, context, message))
+                return json_response(await run_in_threadpool(does, context, message))
             except MlflowException as exc:  # a refusal is an answer, kept like any other
                 return mlflow_error_response(exc)
 
@@ -198,6 +201,8 @@ def _request_schema(endpoint: Endpoint, method: str) -> dict[str, Any]:
     }
     if endpoint.changes_state:
         schema["parameters"] = [dict(IDEMPOTENCY_PARAMETER)]
+    if endpoint.name in handlers.RESENT_HANDLERS:
+        schema["parameters"].append(dict(RESENT_PARAMETER))
     return schema
 
 
@@ -208,6 +213,15 @@ IDEMPOTENCY_PARAMETER = {
     "description": "The same on every attempt of one request: a repeat gets the first "
     "answer, and the work is done once (answers are kept an hour).",
     "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH},
+}
+
+RESENT_PARAMETER = {
+    "name": RESENT_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "With an Idempotency-Key the server has no answer for: an earlier attempt "
+    "may have been applied in part, so only the points not yet stored are written.",
+    "schema": {"type": "string", "enum": ["1"]},
 }
 
 

@@ -12,7 +12,10 @@ exists) is sent again only when it surely did not reach the server. When it may 
 the store is read first: the run's metric history, or the experiment by name. Every
 request that changes state also carries an ``Idempotency-Key``, the same on each
 attempt, which a Cairn server answers once (``cairn.server.idempotency``): that covers
-the other writes, and a request still on its way when the store was read.
+the other writes, and a request still on its way when the store was read. A log-batch
+sent again after the history showed it incomplete is marked (``RESENT_HEADER``), and a
+Cairn server writes only its missing points: a file-store server that failed in the
+middle of the first attempt kept part of it.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ from cairn.validation import (
 )
 from cairn.wire import convert
 from cairn.wire import messages as m
-from cairn.wire.endpoints import ENDPOINTS, IDEMPOTENCY_HEADER, Endpoint
+from cairn.wire.endpoints import ENDPOINTS, IDEMPOTENCY_HEADER, RESENT_HEADER, Endpoint
 
 R = TypeVar("R", bound=m.Message)
 
@@ -149,6 +152,7 @@ class HttpClient:
         repeatable: bool = True,
         content_type: str | None = None,
         idempotency_key: str | None = None,
+        resent: bool = False,
     ) -> requests.Response:
         """Send one request, retrying transient failures; raise MlflowException on errors.
 
@@ -157,7 +161,8 @@ class HttpClient:
         request would do its work twice if repeated, so it is sent again only when it
         surely did not reach the server (no connection, or a 408, 429 or 503 answer); a
         failure after it may have arrived raises ``OutcomeUnknown``. ``idempotency_key``
-        goes with every attempt: a Cairn server does the work of a key once.
+        goes with every attempt: a Cairn server does the work of a key once. ``resent``
+        marks a request the store showed had not arrived whole (``RESENT_HEADER``).
         """
         url = self.url(path)
         headers = {}
@@ -165,6 +170,8 @@ class HttpClient:
             headers["Content-Type"] = content_type or "application/json"
         if idempotency_key is not None:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
+        if resent:
+            headers[RESENT_HEADER] = "1"
         attempts = 1 + (self.max_retries if retry else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
@@ -234,6 +241,7 @@ class HttpClient:
         *,
         repeatable: bool = True,
         idempotency_key: str | None = None,
+        resent: bool = False,
     ) -> R:
         """Send ``message`` to ``endpoint`` and parse the reply as ``response_type``.
 
@@ -251,6 +259,7 @@ class HttpClient:
                 json_body=wire,
                 repeatable=repeatable,
                 idempotency_key=idempotency_key,
+                resent=resent,
             )
         try:
             return response_type.model_validate(m.parse_json(response.content))
@@ -324,14 +333,22 @@ class RestStore:
         lost, ``applied()`` reads the store to tell: the reply it stands for if the
         request took effect, None to send it again. Sent again, it has the same
         ``Idempotency-Key``: should it have been still on its way or at work when the
-        store was read (a proxy gave up waiting), a Cairn server does not do it twice."""
+        store was read (a proxy gave up waiting), a Cairn server does not do it twice.
+        It is also marked as resent: a Cairn server that no longer knows the key (it was
+        restarted, or its first attempt failed) then writes only what is missing of a
+        log-batch, of which an mlruns store may have kept a part."""
         endpoint = ENDPOINTS[name]
         message = _message(endpoint, fields)
         key = uuid.uuid4().hex
         for attempt in range(1 + self.http.max_retries):
             try:
                 return self.http.call(
-                    endpoint, message, response_type, repeatable=False, idempotency_key=key
+                    endpoint,
+                    message,
+                    response_type,
+                    repeatable=False,
+                    idempotency_key=key,
+                    resent=attempt > 0,
                 )
             except OutcomeUnknown:
                 if attempt == self.http.max_retries:

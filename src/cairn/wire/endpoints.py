@@ -15,6 +15,10 @@ API_PREFIXES = ("/api", "/ajax-api")
 # Sent by Cairn's client with each request that changes state, the same on every attempt;
 # a Cairn server does the work of one key once (``cairn.server.idempotency``).
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Sent with an attempt made after the store showed an earlier one had not (wholly) arrived.
+# A log-batch so marked is applied as far as it is missing: an mlruns store writes a batch
+# a file at a time, so a server that failed in the middle of one kept part of it.
+RESENT_HEADER = "Cairn-Resent"
 
 
 @dataclass(frozen=True)
